@@ -1,0 +1,3 @@
+from abseg.cli import main
+
+main()

@@ -1,0 +1,42 @@
+"""The command line: thin commands over the core, and the one place errors become output."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+REPORT_URL = "https://github.com/abseg/abseg/issues"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    sys.exit(run(argv))
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run abseg with ``argv`` and return its exit code; every error is rendered here, once."""
+    from typer import _click
+    from typer.main import get_command
+
+    from abseg.cli._output import render_error, render_unexpected, render_usage_error
+    from abseg.cli.app import app
+    from abseg.errors import AbsegError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    json_mode = "--json" in args
+    try:
+        result = get_command(app).main(args=args, prog_name="abseg", standalone_mode=False)
+    except AbsegError as exc:
+        render_error(exc, json_mode=json_mode)
+        return exc.exit_code
+    except _click.exceptions.ClickException as exc:
+        render_usage_error(exc, json_mode=json_mode)
+        return 2
+    except (_click.exceptions.Abort, KeyboardInterrupt):
+        print("abseg: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception:  # a bug: show it, so it can be reported
+        render_unexpected(REPORT_URL)
+        return 1
+    return result if isinstance(result, int) else 0
