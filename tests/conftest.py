@@ -78,3 +78,56 @@ def cli(monkeypatch):
         return Result(code, stdout.getvalue(), stderr.getvalue())
 
     return invoke
+
+
+# --- real Secret Service ---------------------------------------------------------------------------
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+
+# Captured at import, before the autouse fixture sets CI for every test.
+REAL_KEYRING_REQUIRED = bool(os.environ.get("CI"))
+
+
+def secret_service_problem() -> str | None:
+    """Why the real Secret Service cannot be used here, or None when it can."""
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return "no D-Bus session (run the suite with scripts/test)"
+    try:
+        from keyring.backends.SecretService import Keyring
+
+        backend = Keyring()
+        Keyring.priority  # noqa: B018  (raises when no Secret Service answers)
+        backend.set_password("abseg-probe", "probe", "probe")
+        backend.delete_password("abseg-probe", "probe")
+    except Exception as exc:  # any failure means: not usable
+        return f"Secret Service unusable: {type(exc).__name__}: {exc}"
+    return None
+
+
+@pytest.fixture
+def secret_service():
+    """The real gnome-keyring Secret Service: CI fails without it, a developer's run skips."""
+    problem = secret_service_problem()
+    if problem:
+        if REAL_KEYRING_REQUIRED:
+            pytest.fail(f"the real-keyring tests must run in CI: {problem}")
+        pytest.skip(problem)
+    from keyring.backends.SecretService import Keyring
+
+    return Keyring()
+
+
+def abseg_process(*args: str, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 60):
+    """Run abseg as a separate process (what a user's shell does), with the test's environment."""
+    import sys
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "abseg", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
+    return Result(completed.returncode, completed.stdout, completed.stderr)

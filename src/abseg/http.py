@@ -47,6 +47,11 @@ class RetryPolicy:
 NO_RETRY = RetryPolicy(attempts=1)
 
 
+def encode_json(body: Any) -> bytes:
+    """The exact bytes ``request`` sends for ``json_body``, so callers can measure them (size limits)."""
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 def is_retryable(status: int) -> bool:
     return status == 429 or status >= 500
 
@@ -111,7 +116,7 @@ class HttpClient:
         Raises ``ServiceError`` when the service cannot be reached or keeps failing. A non-retryable
         answer (2xx, 3xx, most 4xx) is returned for the caller to interpret.
         """
-        content = None if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
+        content = None if json_body is None else encode_json(json_body)
         base_headers = dict(headers or {})
         if content is not None:
             base_headers.setdefault("Content-Type", "application/json")

@@ -1,0 +1,55 @@
+"""A loopback HTTP server answering a fixed status: for answers the sandbox never gives on purpose
+(a settings CDN failing with 500, say). Everything else is tested against the sandbox."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FixedAnswerServer:
+    def __init__(self, status: int, body: dict | None = None):
+        self.status = status
+        self.body = body
+        self.paths: list[str] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                owner.paths.append(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                default = {"integrations": {"Segment.io": {"apiHost": "api.segment.io/v1"}}}
+                payload = json.dumps(owner.body if owner.body is not None else default).encode()
+                self.send_response(owner.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler
+
+
+@contextlib.contextmanager
+def local_server(status: int, body: dict | None = None) -> Iterator[FixedAnswerServer]:
+    server = FixedAnswerServer(status, body)
+    thread = threading.Thread(target=server._server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server._server.shutdown()
+        server._server.server_close()

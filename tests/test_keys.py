@@ -1,0 +1,202 @@
+"""`abseg key ...` as a user runs it, on an in-memory keyring (the real one: test_keys_real_keyring.py)."""
+
+from __future__ import annotations
+
+import json
+import stat
+import threading
+import time
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
+
+from tests.local_server import local_server
+
+WRITE_KEY = "abcdefghijklmnopqrstuvwxyz012345"
+
+
+def stored(cli, name="prod", value=WRITE_KEY, *extra):
+    result = cli("key", "set", name, "--stdin", *extra, input=value + "\n")
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_set_list_get_delete_round_trip(cli, isolated):
+    stored(cli)
+    listed = cli("key", "list", "--json")
+    assert listed.exit_code == 0
+    assert json.loads(listed.stdout)["keys"] == [
+        {"name": "prod", "kind": "write-key", "source": "keyring", "origin": "keyring:prod", "value": "abcd...45", "status": "ok"}
+    ]
+    assert cli("key", "get", "prod").stdout == WRITE_KEY + "\n"
+    assert cli("key", "delete", "prod").exit_code == 0
+    assert json.loads(cli("key", "list", "--json").stdout)["keys"] == []
+    assert cli("key", "get", "prod").exit_code == 3
+
+
+def test_human_list_shows_masked_values_only(cli):
+    stored(cli)
+    stored(cli, "vip-token", "tok_0123456789abcdef0123", "--kind", "profile-token")
+    listed = cli("key", "list")
+    assert listed.exit_code == 0
+    assert "abcd...45" in listed.stdout and "tok_...23" in listed.stdout
+    assert WRITE_KEY not in listed.output and "tok_0123456789abcdef0123" not in listed.output
+
+
+def test_index_holds_names_only_with_owner_only_permissions(cli, isolated):
+    stored(cli)
+    index = isolated / "keys.toml"
+    assert stat.S_IMODE(index.stat().st_mode) == 0o600
+    text = index.read_text()
+    assert "prod" in text and WRITE_KEY not in text
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("", "is empty"), ("abc def", "whitespace"), (" abcdef", "whitespace"), ("abc\x07def", "control characters")],
+)
+def test_set_refuses_values_that_cannot_be_keys(cli, isolated, value, problem):
+    result = cli("key", "set", "prod", "--stdin", input=value)
+    assert result.exit_code == 2
+    assert problem in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (isolated / "keys.toml").exists()
+
+
+def test_set_warns_but_stores_a_write_key_of_unusual_shape(cli):
+    result = cli("key", "set", "odd", "--stdin", input="short-key-123")
+    assert result.exit_code == 0
+    assert "does not look like a Segment write key" in result.stderr
+    assert "short-key-123" not in result.stderr
+    assert cli("key", "get", "odd").stdout == "short-key-123\n"
+
+
+def test_set_never_prompts_without_a_terminal(cli):
+    result = cli("key", "set", "prod")
+    assert result.exit_code == 2
+    assert "--stdin" in result.stderr
+
+
+def test_unknown_kind_and_bad_name_are_usage_errors(cli):
+    assert cli("key", "set", "prod", "--kind", "password", "--stdin", input=WRITE_KEY).exit_code == 2
+    result = cli("key", "set", "../etc/passwd", "--stdin", input=WRITE_KEY)
+    assert result.exit_code == 2 and "invalid key name" in result.stderr
+
+
+def test_env_override_is_shown_as_the_source(cli):
+    stored(cli)
+    listed = cli("key", "list", "--json", env={"ABSEG_WRITE_KEY": "envkeyENVKEY0123456789abcdefghij"})
+    assert listed.exit_code == 0
+    (row,) = json.loads(listed.stdout)["keys"]
+    assert (row["name"], row["source"], row["origin"], row["value"]) == ("prod", "env", "ABSEG_WRITE_KEY", "envk...ij")
+    assert cli("key", "get", "prod", env={"ABSEG_WRITE_KEY": "envkeyENVKEY0123456789abcdefghij"}).stdout.strip() == (
+        "envkeyENVKEY0123456789abcdefghij"
+    )
+
+
+def test_env_override_works_without_any_keyring(cli):
+    keyring.set_keyring(fail.Keyring())
+    listed = cli("key", "list", "--json", env={"ABSEG_DECISION_API_KEY": "decisionKEY-0123456789"})
+    assert listed.exit_code == 0
+    (row,) = json.loads(listed.stdout)["keys"]
+    assert (row["name"], row["kind"], row["source"], row["value"]) == (
+        "ABSEG_DECISION_API_KEY", "decision-api-key", "env", "deci...89"
+    )
+    assert "keyring" in listed.stderr  # the warning says the keyring itself is unusable
+
+
+def test_no_keyring_and_no_override_exits_3_with_the_fix(cli):
+    keyring.set_keyring(fail.Keyring())
+    for args in (["key", "list"], ["key", "get", "prod"], ["key", "set", "prod", "--stdin"]):
+        result = cli(*args, input=WRITE_KEY)
+        assert result.exit_code == 3, args
+        (line,) = result.stderr.strip().splitlines()
+        assert "no OS keyring is available" in line and "ABSEG_" in line and "Traceback" not in line
+
+
+def test_keyrings_alt_plaintext_backend_is_refused(cli):
+    class PlaintextKeyring(KeyringBackend):  # stands in for keyrings.alt.file.PlaintextKeyring
+        priority = 1
+
+        def get_password(self, service, username):
+            return None
+
+        def set_password(self, service, username, password):
+            raise AssertionError("a plain-text backend must never receive a secret")
+
+        def delete_password(self, service, username):
+            pass
+
+    PlaintextKeyring.__module__ = "keyrings.alt.file"
+    keyring.set_keyring(PlaintextKeyring())
+    result = cli("key", "set", "prod", "--stdin", input=WRITE_KEY)
+    assert result.exit_code == 3
+    assert "does not keep secrets safe" in result.stderr
+
+
+def test_hung_keyring_gives_up_after_the_timeout(cli):
+    release = threading.Event()
+
+    class HungKeyring(KeyringBackend):
+        priority = 1
+
+        def get_password(self, service, username):
+            release.wait(30)
+
+        def set_password(self, service, username, password):
+            release.wait(30)
+
+        def delete_password(self, service, username):
+            release.wait(30)
+
+    keyring.set_keyring(HungKeyring())
+    started = time.monotonic()
+    try:
+        result = cli("key", "set", "prod", "--stdin", input=WRITE_KEY, env={"ABSEG_KEYRING_TIMEOUT": "0.5"})
+    finally:
+        release.set()
+    assert result.exit_code == 3
+    assert "did not answer within 0.5s" in result.stderr
+    assert time.monotonic() - started < 10
+
+
+def test_missing_keys_exit_3(cli):
+    assert cli("key", "get", "nope").exit_code == 3
+    result = cli("key", "delete", "nope")
+    assert result.exit_code == 3 and "abseg key list" in result.stderr
+
+
+def test_damaged_index_is_a_one_line_error(cli, isolated):
+    isolated.mkdir(parents=True)
+    (isolated / "keys.toml").write_bytes(b"\xff\xfe[keys")
+    result = cli("key", "list")
+    assert result.exit_code == 2
+    assert "damaged" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("status", "exit_code"), [(200, 0), (404, 1), (500, 4), (403, 4)])
+def test_check_maps_the_settings_cdn_answer_to_exit_codes(cli, status, exit_code):
+    stored(cli)
+    with local_server(status) as server:
+        result = cli("key", "check", "prod", "--json", env={"ABSEG_SEGMENT_CDN_URL": server.url})
+    assert result.exit_code == exit_code, result.output
+    assert server.paths and all(p == f"/v1/projects/{WRITE_KEY}/settings" for p in server.paths)
+    if status == 200:
+        assert json.loads(result.stdout)["exists"] is True
+        assert json.loads(result.stdout)["region"] == "us"
+
+
+def test_check_of_an_unreachable_cdn_exits_4(cli):
+    stored(cli)
+    with local_server(200) as server:
+        url = server.url
+    result = cli("key", "check", "prod", env={"ABSEG_SEGMENT_CDN_URL": url})
+    assert result.exit_code == 4
+    assert "could not be reached" in result.stderr
+
+
+def test_check_refuses_other_kinds(cli):
+    stored(cli, "tok", "tok_0123456789abcdef0123", "--kind", "profile-token")
+    assert cli("key", "check", "tok").exit_code == 2
