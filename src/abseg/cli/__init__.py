@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
+COMPLETE_VAR = "_ABSEG_COMPLETE"
 REPORT_URL = "https://github.com/abseg/abseg/issues"
 
 
@@ -14,6 +16,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run abseg with ``argv`` and return its exit code; every error is rendered here, once."""
+    import typer
     from typer import _click
     from typer.main import get_command
 
@@ -21,6 +24,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     from abseg.cli.app import app
     from abseg.errors import AbsegError
 
+    if COMPLETE_VAR in os.environ:
+        # Only a completion request pays for loading the shell completion classes.
+        from typer._completion_classes import completion_init
+
+        completion_init()
     args = list(sys.argv[1:] if argv is None else argv)
     json_mode = "--json" in args
     try:
@@ -31,7 +39,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except _click.exceptions.ClickException as exc:
         render_usage_error(exc, json_mode=json_mode)
         return 2
-    except (_click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         print("abseg: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:

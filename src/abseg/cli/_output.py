@@ -11,8 +11,16 @@ import sys
 import traceback
 from typing import Any
 
-from abseg.errors import AbsegError
-from abseg.secrets import redact
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from abseg.errors import AbsegError
+
+
+def redact(text: str) -> str:
+    from abseg.secrets import redact as mask_secrets
+
+    return mask_secrets(text)
 
 
 def print_json(document: Any) -> None:

@@ -7,9 +7,10 @@ import sys
 import typer
 
 from abseg.cli import _output as out
+from abseg.cli._typer import command_group
 from abseg.errors import BadInput, CheckFailed
 
-app = typer.Typer(help="Keep Segment write keys, Profile API tokens and Decision API keys in the OS keyring.", no_args_is_help=True)
+app = command_group("Keep Segment write keys, Profile API tokens and Decision API keys in the OS keyring.")
 
 JSON = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 KINDS = ["write-key", "profile-token", "decision-api-key"]

@@ -1,0 +1,1 @@
+complete --command abseg --no-files --arguments "(env _ABSEG_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) abseg)" --condition "env _ABSEG_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) abseg"
