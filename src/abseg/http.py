@@ -79,10 +79,13 @@ class HttpClient:
         rng: random.Random | None = None,
         transport: httpx.BaseTransport | None = None,
         max_connections: int = 20,
+        throttle: Callable[[], None] | None = None,
     ):
         self.service = service
         self.policy = policy
         self.retry_count_header = retry_count_header
+        # Called before every attempt, retries included, so a client-side rate limit holds for them too.
+        self._throttle = throttle
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._client = httpx.Client(
@@ -127,6 +130,8 @@ class HttpClient:
             send_headers = dict(base_headers)
             if attempt > 1 and self.retry_count_header:
                 send_headers[self.retry_count_header] = str(attempt - 1)
+            if self._throttle is not None:
+                self._throttle()
             _trace_request(method, url, send_headers, content, attempt)
             wait: float | None = None
             try:
