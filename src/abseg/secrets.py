@@ -353,14 +353,7 @@ def resolve_secret(kind: SecretKind, reference: str | None, keyring: OSKeyring |
             raise CredentialError(f"the {kind.label} variable {name} is not set", hint=f"export {name}")
         remember_secret(value)
         return ResolvedSecret(kind, "env", f"env:{name}", value)
-    value = (keyring or OSKeyring()).get(name, kind)
-    if value is None:
-        raise CredentialError(
-            f"no key named {name!r} in the OS keyring",
-            hint=f"store it with `abseg key set {name} --kind {kind.value}`, or set {kind.env_var}",
-        )
-    remember_secret(value)
-    return ResolvedSecret(kind, "keyring", f"keyring:{name}", value)
+    return resolve_secret_from_keyring(name, kind, keyring)
 
 
 # --- the key commands' core ----------------------------------------------------------------------
@@ -425,7 +418,7 @@ def resolve_secret_from_keyring(name: str, kind: SecretKind, keyring: OSKeyring 
     if value is None:
         raise CredentialError(
             f"no key named {name!r} in the OS keyring",
-            hint=f"store it with `abseg key set {name} --kind {kind.value}`",
+            hint=f"store it with `abseg key set {name} --kind {kind.value}`, or set {kind.env_var}",
         )
     remember_secret(value)
     return ResolvedSecret(kind, "keyring", f"keyring:{name}", value)
