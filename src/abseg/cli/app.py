@@ -8,15 +8,12 @@ import sys
 import typer
 
 from abseg import __version__
+from abseg.cli._typer import command_group
 
-app = typer.Typer(
-    name="abseg",
-    help="Keep AB Tasty FE&R -> Segment forwarding safe and checkable: secrets in the OS keyring, "
+app = command_group(
+    "Keep AB Tasty FE&R -> Segment forwarding safe and checkable: secrets in the OS keyring, "
     "validated SegmentIO PUSH connector configs, test events, and a dry-run of the forwarding rule.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    name="abseg",
 )
 
 
@@ -50,5 +47,14 @@ def root(
 
 
 from abseg.cli import key  # noqa: E402  (command modules attach themselves to ``app``)
+from abseg.cli import demo, sandbox  # noqa: E402
+from abseg.cli import connector  # noqa: E402
+from abseg.cli import test_event  # noqa: E402
+from abseg.cli import verify_match  # noqa: E402
 
 app.add_typer(key.app, name="key")
+app.add_typer(connector.app, name="connector")
+app.command("test-event")(test_event.test_event)
+app.command("verify-match")(verify_match.verify_match)
+app.command("sandbox")(sandbox.sandbox)
+app.command("demo")(demo.demo)
