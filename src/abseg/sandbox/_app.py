@@ -11,7 +11,7 @@ from ._decision import DecisionService, HitsService, load_campaigns
 from ._faults import Fault, FaultInjector
 from ._http import Request, Response, json_response
 from ._profiles import ProfileService
-from ._records import RecordLog, utc_now
+from ._records import RecordLog, mask_secret, utc_now
 from ._segment import SettingsCdnService, SourceRegistry, TrackingService
 
 CONTROL_PREFIX = "/_sandbox"
@@ -97,7 +97,7 @@ class SandboxApp:
                     "time": utc_now(),
                     "service": name,
                     "method": request.method,
-                    "path": request.path,
+                    "path": _loggable_path(name, request.path),
                     "fault": fault.value,
                 }
             )
@@ -206,3 +206,11 @@ class SandboxApp:
                 for space_id, store in self.profiles.spaces().items()
             }
         }
+
+
+def _loggable_path(service: str, path: str) -> str:
+    """The request path for inspection, with the write key the settings CDN URL carries masked."""
+    parts = path.split("/")
+    if service == "cdn" and len(parts) > 3 and parts[1:3] == ["v1", "projects"]:
+        parts[3] = mask_secret(parts[3])
+    return "/".join(parts)
