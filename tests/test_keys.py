@@ -200,3 +200,13 @@ def test_check_of_an_unreachable_cdn_exits_4(cli):
 def test_check_refuses_other_kinds(cli):
     stored(cli, "tok", "tok_0123456789abcdef0123", "--kind", "profile-token")
     assert cli("key", "check", "tok").exit_code == 2
+
+
+def test_verbose_tracing_ends_with_its_command(cli):
+    """In one process (the demo, tests), a --verbose run must not leave later commands tracing."""
+    stored(cli)
+    with local_server(200) as server:
+        traced = cli("--verbose", "key", "check", "prod", env={"ABSEG_SEGMENT_CDN_URL": server.url})
+        quiet = cli("key", "check", "prod")
+    assert "-> GET" in traced.stderr and "abcd...45" in traced.stderr and WRITE_KEY not in traced.output
+    assert "-> GET" not in quiet.stderr

@@ -23,6 +23,11 @@ def check_visitor_id(value: str, *, what: str = "visitor ID") -> str:
         )
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise BadInput(f"the {what} contains control characters", hint="pass the ID as plain text")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # Python hands over bytes that were not UTF-8 as lone surrogates: no service can store them.
+        raise BadInput(f"the {what} is not valid UTF-8 text", hint="pass the ID as your app sends it, in UTF-8") from None
     if value.lower() in PLACEHOLDER_IDS:
         raise BadInput(
             f"the {what} is the placeholder {value!r}",

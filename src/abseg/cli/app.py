@@ -25,11 +25,15 @@ def _print_version(value: bool) -> None:
 
 def _trace_http(verbose: bool) -> None:
     """``--verbose``: requests and answers on stderr, secrets masked by the HTTP layer."""
+    logger = logging.getLogger("abseg")
+    for previous in [h for h in logger.handlers if getattr(h, "abseg_verbose", False)]:
+        logger.removeHandler(previous)  # run() may be called again in one process (tests, demo)
     if not verbose:
+        logger.setLevel(logging.WARNING)
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    logger = logging.getLogger("abseg")
+    handler.abseg_verbose = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
 
