@@ -801,46 +801,47 @@ def _check_write_key(connector: Connector, keyring: OSKeyring, http: Any) -> Onl
 
 
 def _check_decision(connector: Connector, keyring: OSKeyring, http: Any) -> OnlineCheck:
-    from abseg.http import first_message, joined, quoted_path_segment
+    from abseg.decision import DecisionClient
 
     if connector.decision_api_key is None and not os.environ.get(SecretKind.DECISION_API_KEY.env_var):
         return OnlineCheck("decision", "skipped", "no decision_api_key configured")
     secret = connector.resolve_decision_api_key(keyring)
-    url = joined(connector.decision_url(), "v2", quoted_path_segment(connector.env_id), "campaigns")
-    # trigger_hit false: a check must never record an exposure in AB Tasty's reports.
-    response = http.request(
-        "POST", url, json_body={"visitor_id": VALIDATE_VISITOR, "trigger_hit": False}, headers={"x-api-key": secret.value}
-    )
-    status, message = response.status_code, first_message(response)
-    if status == 200:
-        return OnlineCheck("decision", "ok", f"the Decision API accepts environment {connector.env_id!r} with this key")
-    if status == 403:
-        return OnlineCheck("decision", "failed", f"the Decision API refused the key ({secret.masked}, from {secret.origin})")
-    if status in (400, 404) and "not found" in message.lower():
-        return OnlineCheck("decision", "failed", f"the Decision API does not know environment {connector.env_id!r}")
-    return OnlineCheck("decision", "failed", f"the Decision API answered HTTP {status}: {message}")
+    client = DecisionClient(connector.decision_url(), connector.env_id, secret.value, http=http)
+    try:
+        client.campaigns(VALIDATE_VISITOR)  # always trigger_hit false: a check records no exposure
+    except ServiceError as exc:
+        status = _answered_status(exc)
+        if status in (401, 403):
+            return OnlineCheck("decision", "failed", f"the Decision API refused the key ({secret.masked}, from {secret.origin})")
+        if status == 400 and exc.details.get("refused"):
+            return OnlineCheck("decision", "failed", f"the Decision API does not know environment {connector.env_id!r}")
+        return OnlineCheck("decision", "failed", exc.message)
+    return OnlineCheck("decision", "ok", f"the Decision API accepts environment {connector.env_id!r} with this key")
+
+
+def _answered_status(error: ServiceError) -> int:
+    """The HTTP status a service answered with; re-raise when it never answered (unreachable, exit 4)."""
+    status = error.details.get("status")
+    if not isinstance(status, int):
+        raise error
+    return status
 
 
 def _check_profile(connector: Connector, keyring: OSKeyring, http: Any) -> OnlineCheck:
-    import base64
-
-    from abseg.http import first_message, joined, quoted_path_segment
+    from abseg.profiles import IdType, ProfileClient
 
     if connector.profile_space is None:
         return OnlineCheck("profile", "skipped", "no [profile] configured: verify-match can only use IDs you supply")
     secret = connector.resolve_profile_token(keyring)
-    url = joined(
-        connector.profile_url(), "v1/spaces", quoted_path_segment(connector.profile_space),
-        "collections/users/profiles", quoted_path_segment(f"user_id:{VALIDATE_VISITOR}"), "traits",
-    )
-    basic = base64.b64encode(f"{secret.value}:".encode()).decode()
-    response = http.request("GET", url, headers={"Authorization": f"Basic {basic}"})
-    status, message = response.status_code, first_message(response)
-    # The probe visitor does not exist, so "Profile was not found" is the answer of a working token.
-    if status == 200 or (status == 404 and "profile" in message.lower()):
-        return OnlineCheck("profile", "ok", f"the Profile API accepts the token for space {connector.profile_space!r}")
-    if status in (401, 403):
-        return OnlineCheck("profile", "failed", f"the Profile API refused the token ({secret.masked}, from {secret.origin})")
-    if status == 404:
-        return OnlineCheck("profile", "failed", f"the Profile API does not know space {connector.profile_space!r} for this token")
-    return OnlineCheck("profile", "failed", f"the Profile API answered HTTP {status}: {message}")
+    client = ProfileClient(connector.profile_url(), connector.profile_space, secret.value, http=http)
+    try:
+        # Known or not, an answer about the probe visitor is what a working token gets.
+        client.lookup(IdType.USER_ID, VALIDATE_VISITOR)
+    except ServiceError as exc:
+        status = _answered_status(exc)
+        if status in (401, 403):
+            return OnlineCheck("profile", "failed", f"the Profile API refused the token ({secret.masked}, from {secret.origin})")
+        if status == 404:
+            return OnlineCheck("profile", "failed", f"the Profile API does not know space {connector.profile_space!r} for this token")
+        return OnlineCheck("profile", "failed", exc.message)
+    return OnlineCheck("profile", "ok", f"the Profile API accepts the token for space {connector.profile_space!r}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from abseg.errors import BadInput, ServiceError
+from abseg.service_client import ServiceClient
 
 if TYPE_CHECKING:
     from abseg.http import HttpClient
@@ -97,27 +98,18 @@ def campaigns_request_body(
     return body
 
 
-class DecisionClient:
+class DecisionClient(ServiceClient):
     """``POST {base}/v2/{env_id}/campaigns`` for one environment, with its API key."""
 
-    def __init__(self, base_url: str, env_id: str, api_key: str, *, http: HttpClient | None = None):
-        from abseg.http import HttpClient, joined, quoted_path_segment
+    service = SERVICE
 
+    def __init__(self, base_url: str, env_id: str, api_key: str, *, http: HttpClient | None = None):
+        from abseg.http import joined, quoted_path_segment
+
+        super().__init__(http=http)
         self.env_id = env_id
         self._api_key = api_key
         self._url = joined(base_url, "v2", quoted_path_segment(env_id), "campaigns")
-        self._own_http = http is None
-        self._http = http or HttpClient(SERVICE)
-
-    def __enter__(self) -> DecisionClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._own_http:
-            self._http.close()
 
     def campaigns(
         self,

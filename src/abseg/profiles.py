@@ -12,6 +12,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from abseg.errors import ServiceError
+from abseg.service_client import ServiceClient
 
 if TYPE_CHECKING:
     from abseg.http import HttpClient
@@ -67,31 +68,22 @@ def profile_path_segment(id_type: IdType, value: str) -> str:
     return f"{id_type.value}:{quoted_path_segment(value)}"
 
 
-class ProfileClient:
+class ProfileClient(ServiceClient):
     """Looks ids up in one Unify space: ``GET .../profiles/{type:value}/external_ids``.
 
     ``external_ids`` answers "is it known" with the same single request as ``traits`` would, and
     also names the ids linked to the profile, which tells a user which ID Segment has instead.
     """
 
-    def __init__(self, base_url: str, space_id: str, token: str, *, http: HttpClient | None = None):
-        from abseg.http import HttpClient, joined, quoted_path_segment
+    service = SERVICE
 
+    def __init__(self, base_url: str, space_id: str, token: str, *, http: HttpClient | None = None):
+        from abseg.http import joined, quoted_path_segment
+
+        super().__init__(http=http)
         self.space_id = space_id
         self._token = token
         self._profiles_url = joined(base_url, "v1/spaces", quoted_path_segment(space_id), "collections/users/profiles")
-        self._own_http = http is None
-        self._http = http or HttpClient(SERVICE)
-
-    def __enter__(self) -> ProfileClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._own_http:
-            self._http.close()
 
     def lookup(self, id_type: IdType, value: str) -> ProfileLookup:
         import base64

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from abseg import __version__
 from abseg.errors import BadInput, CheckFailed, CredentialError, ServiceError
 from abseg.secrets import ResolvedSecret, mask, remember_secret
+from abseg.service_client import ServiceClient
 
 if TYPE_CHECKING:
     from abseg.http import RetryPolicy
@@ -175,25 +176,21 @@ class SentCall:
         }
 
 
-class TrackingClient:
+class TrackingClient(ServiceClient):
     """Sends planned requests to one Tracking API base URL with one write key."""
 
-    def __init__(self, write_key: str, base_url: str, *, policy: RetryPolicy | None = None):
-        from abseg.http import HttpClient, RetryPolicy
+    service = SERVICE_NAME
 
+    def __init__(self, write_key: str, base_url: str, *, policy: RetryPolicy | None = None):
+        from abseg.http import RetryPolicy
+
+        super().__init__(policy=policy or RetryPolicy(), retry_count_header="X-Retry-Count")
         self.base_url = base_url
         self._write_key = write_key
         self._authorization = basic_authorization(write_key)
         # The encoded header is as good as the key itself: keep it out of any text we print.
         remember_secret(write_key)
         remember_secret(self._authorization.removeprefix("Basic "))
-        self._http = HttpClient(SERVICE_NAME, policy=policy or RetryPolicy(), retry_count_header="X-Retry-Count")
-
-    def __enter__(self) -> TrackingClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.close()
 
     def url(self, request: TrackingRequest) -> str:
         from abseg.http import joined
