@@ -7,7 +7,6 @@ import sys
 from collections.abc import Sequence
 
 COMPLETE_VAR = "_ABSEG_COMPLETE"
-REPORT_URL = "https://github.com/abseg/abseg/issues"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -45,6 +44,6 @@ def run(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     except Exception:  # a bug: show it, so it can be reported
-        render_unexpected(REPORT_URL)
+        render_unexpected()
         return 1
     return result if isinstance(result, int) else 0

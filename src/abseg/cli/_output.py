@@ -68,9 +68,12 @@ def render_usage_error(error: Any, *, json_mode: bool) -> None:
     sys.stderr.write(redact(f"error: {message}; {hint}") + "\n")
 
 
-def render_unexpected(report_url: str) -> None:
+def render_unexpected() -> None:
     sys.stderr.write(redact(traceback.format_exc()))
-    sys.stderr.write(f"abseg: this is a bug in abseg, not in your setup; please report it with the output above at {report_url}\n")
+    sys.stderr.write(
+        "abseg: this is a bug in abseg, not in your setup; please report it to the abseg maintainers "
+        "with the output above and `abseg --version`\n"
+    )
 
 
 def is_interactive() -> bool:

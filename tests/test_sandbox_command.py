@@ -1,0 +1,75 @@
+"""`abseg sandbox` as users' CI runs it: a background process whose export lines point abseg at it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import httpx
+
+
+def start_sandbox(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "abseg", "sandbox", "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+    )
+
+
+def stop(process: subprocess.Popen) -> tuple[int, str]:
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    return process.returncode, stderr
+
+
+def test_export_lines_point_abseg_at_the_sandbox(cli):
+    process = start_sandbox()
+    try:
+        exports = {}
+        while len(exports) < 7:
+            line = process.stdout.readline()
+            assert line, process.stderr.read()
+            if line.startswith("export "):
+                name, _, value = line.removeprefix("export ").strip().partition("=")
+                exports[name] = value
+        result = cli("test-event", "--visitor", "ci-visitor", env=exports)
+        assert result.exit_code == 0, result.output
+        events = httpx.get(exports["ABSEG_SEGMENT_URL"].removesuffix("/segment") + "/_sandbox/events").json()["events"]
+        assert [(e["type"], e["userId"], e["status"]) for e in events] == [
+            ("identify", "ci-visitor", "accepted"), ("track", "ci-visitor", "accepted")
+        ]
+    finally:
+        code, stderr = stop(process)
+    assert code == 0 and "sandbox stopped" in stderr
+
+
+def test_json_mode_and_fault_injection(cli):
+    process = start_sandbox("--json", "--fault-rate", "1", "--seed", "3")
+    try:
+        text = ""
+        while not text.endswith("}\n"):  # one indented JSON document, then the sandbox keeps running
+            line = process.stdout.readline()
+            assert line, process.stderr.read()
+            text += line
+        document = json.loads(text)
+        assert set(document["environment"]) == {
+            "ABSEG_SEGMENT_URL", "ABSEG_SEGMENT_CDN_URL", "ABSEG_PROFILE_URL", "ABSEG_DECISION_URL"
+        }
+        result = cli("key", "check", "x", env={**document["environment"], "ABSEG_WRITE_KEY": document["demo"]["ABSEG_WRITE_KEY"]})
+        assert result.exit_code == 4  # every request fails on purpose: a service that kept failing
+    finally:
+        stop(process)
+
+
+def test_a_taken_port_is_a_one_line_usage_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "abseg", "sandbox", "--port", str(port)],
+                              capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "cannot listen on 127.0.0.1" in done.stderr
