@@ -244,6 +244,9 @@ def _progress(total: int | None) -> Any:
         with Progress(
             SpinnerColumn(), "verifying", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=Console(stderr=True), transient=True,
+            # Rich would otherwise reroute our stdout through the bar's console, i.e. to stderr:
+            # `verify-match --visitors-file F --json > results.jsonl` at a terminal got an empty file.
+            redirect_stdout=sys.stdout.isatty(),
         ) as progress:
             task = progress.add_task("verify", total=total)
             yield lambda: progress.advance(task)
