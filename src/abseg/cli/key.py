@@ -71,7 +71,7 @@ def list_keys(json_output: bool = JSON) -> None:
         return
     out.table(
         ["NAME", "KIND", "SOURCE", "VALUE"],
-        [[r.name, r.kind.value, r.origin if r.source == "env" else "keyring", r.masked or (r.problem or "missing")] for r in rows],
+        [[r.name, r.kind.value, f"env ({r.origin})" if r.source == "env" else "keyring", r.masked or (r.problem or "missing")] for r in rows],
     )
 
 
