@@ -27,8 +27,12 @@ class FixedAnswerServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
-                default = {"integrations": {"Segment.io": {"apiHost": "api.segment.io/v1"}}}
-                payload = json.dumps(owner.body if owner.body is not None else default).encode()
+                if owner.body is not None:
+                    payload = json.dumps(owner.body).encode()
+                elif owner.status == 404:  # the settings CDN's answer for an unknown write key
+                    payload = b"Invalid path or write key provided."
+                else:
+                    payload = json.dumps({"integrations": {"Segment.io": {"apiHost": "api.segment.io/v1"}}}).encode()
                 self.send_response(owner.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))

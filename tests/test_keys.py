@@ -73,10 +73,17 @@ def test_set_warns_but_stores_a_write_key_of_unusual_shape(cli):
     assert cli("key", "get", "odd").stdout == "short-key-123\n"
 
 
-def test_set_never_prompts_without_a_terminal(cli):
+def test_set_never_prompts_in_ci(cli):
     result = cli("key", "set", "prod")
     assert result.exit_code == 2
-    assert "--stdin" in result.stderr
+    assert "CI is set" in result.stderr and "--stdin" in result.stderr
+
+
+def test_set_without_a_keyring_fails_before_asking_for_the_secret(cli):
+    keyring.set_keyring(fail.Keyring())
+    result = cli("key", "set", "prod")  # no --stdin: it would have been a usage error had it asked
+    assert result.exit_code == 3
+    assert "never stores secrets in files" in result.stderr
 
 
 def test_unknown_kind_and_bad_name_are_usage_errors(cli):
@@ -91,9 +98,16 @@ def test_env_override_is_shown_as_the_source(cli):
     assert listed.exit_code == 0
     (row,) = json.loads(listed.stdout)["keys"]
     assert (row["name"], row["source"], row["origin"], row["value"]) == ("prod", "env", "ABSEG_WRITE_KEY", "envk...ij")
-    assert cli("key", "get", "prod", env={"ABSEG_WRITE_KEY": "envkeyENVKEY0123456789abcdefghij"}).stdout.strip() == (
-        "envkeyENVKEY0123456789abcdefghij"
-    )
+
+
+def test_key_get_copies_the_stored_key_and_warns_when_an_override_shadows_it(cli):
+    """`abseg key get prod | pbcopy` feeds AB Tasty's Integration Hub: it must be the stored key."""
+    stored(cli)
+    got = cli("key", "get", "prod", env={"ABSEG_WRITE_KEY": "envkeyENVKEY0123456789abcdefghij"})
+    assert got.stdout == WRITE_KEY + "\n"
+    assert "ABSEG_WRITE_KEY is set" in got.stderr and "envkey" not in got.stderr
+    again = cli("key", "set", "prod", "--stdin", input=WRITE_KEY)
+    assert "ABSEG_WRITE_KEY is set" in again.stderr
 
 
 def test_env_override_works_without_any_keyring(cli):
@@ -183,9 +197,11 @@ def test_check_maps_the_settings_cdn_answer_to_exit_codes(cli, status, exit_code
         result = cli("key", "check", "prod", "--json", env={"ABSEG_SEGMENT_CDN_URL": server.url})
     assert result.exit_code == exit_code, result.output
     assert server.paths and all(p == f"/v1/projects/{WRITE_KEY}/settings" for p in server.paths)
+    document = json.loads(result.stdout) if status in (200, 404) else None  # exactly one document
     if status == 200:
-        assert json.loads(result.stdout)["exists"] is True
-        assert json.loads(result.stdout)["region"] == "us"
+        assert document["exists"] is True and document["region"] == "us"
+    if status == 404:
+        assert document["exists"] is False and document["error"]["exit_code"] == 1
 
 
 def test_check_of_an_unreachable_cdn_exits_4(cli):
@@ -210,3 +226,19 @@ def test_verbose_tracing_ends_with_its_command(cli):
         quiet = cli("key", "check", "prod")
     assert "-> GET" in traced.stderr and "abcd...45" in traced.stderr and WRITE_KEY not in traced.output
     assert "-> GET" not in quiet.stderr
+
+
+def test_verbose_trace_masks_a_key_in_its_url_encoded_form(cli):
+    odd = "SECRETcanary/with+chars&more=1234"
+    with local_server(200) as server:
+        traced = cli("--verbose", "key", "check", "x", env={"ABSEG_SEGMENT_CDN_URL": server.url, "ABSEG_WRITE_KEY": odd})
+    assert traced.exit_code == 0 and "-> GET" in traced.stderr
+    assert odd not in traced.output and "SECRETcanary%2Fwith%2Bchars%26more%3D1234" not in traced.output
+
+
+def test_a_404_that_does_not_name_the_key_is_a_wrong_url_not_an_unknown_key(cli):
+    stored(cli)
+    with local_server(404, body={"message": "no route"}) as server:
+        result = cli("key", "check", "prod", env={"ABSEG_SEGMENT_CDN_URL": server.url})
+    assert result.exit_code == 4
+    assert "ABSEG_SEGMENT_CDN_URL" in result.stderr and WRITE_KEY not in result.stderr

@@ -56,6 +56,15 @@ URL_PATTERN = r"^https?://[^\s/]+"
 # Segment write keys are 32 letters and digits, and the other keys are long runs of them too: such a
 # string where a reference belongs is a pasted secret, not a key name someone chose.
 _KEY_LIKE = re.compile(r"^[A-Za-z0-9]{20,}$")
+
+
+def _looks_like_secret(reference: str) -> bool:
+    """A long run of letters and digits after ``keyring:`` or ``env:`` (or alone): a pasted secret.
+
+    ``env:`` counts too: ``--write-key env:$SEGMENT_WRITE_KEY`` expands to the key itself.
+    """
+    name = reference.removeprefix("keyring:").removeprefix("env:")
+    return bool(_KEY_LIKE.match(name))
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 
@@ -91,7 +100,7 @@ def _check_space_id(value: str) -> str:
 
 
 def _check_reference(value: str) -> str:
-    if _KEY_LIKE.match(value.removeprefix("keyring:")):
+    if _looks_like_secret(value):
         raise ValueError(
             "holds what looks like a secret value, not a reference: store the secret with "
             "`abseg key set NAME --stdin` and write keyring:NAME here (the value is not shown)"
@@ -526,7 +535,7 @@ def reference_for(option: str, value: str) -> str:
     from abseg.secrets import parse_reference
 
     hint = "store the secret with `abseg key set NAME --stdin` and pass NAME (a secret is never an argument)"
-    if _KEY_LIKE.match(value.removeprefix("keyring:")):
+    if _looks_like_secret(value):
         raise BadInput(f"{option} looks like a secret value, not a key name (the value is not shown)", hint=hint)
     try:
         source, name = parse_reference(value)
@@ -585,12 +594,18 @@ def save_connector(connector: Connector, *, force: bool = False) -> Path:
     return path
 
 
-def delete_connector(name_or_path: str) -> Path:
-    path = connector_path(name_or_path)
+def delete_connector(name: str) -> Path:
+    """Delete a connector by name. Never by path: a path can name any file at all."""
+    if "/" in name or os.sep in name or name.endswith(".toml"):
+        raise BadInput(
+            f"connector delete takes a connector name, not a path ({name!r})",
+            hint="see the names with `abseg connector list`",
+        )
+    path = connector_path(name)
     try:
         path.unlink()
     except FileNotFoundError:
-        raise BadInput(f"no connector {name_or_path!r} ({path})", hint="see the connectors with `abseg connector list`") from None
+        raise BadInput(f"no connector {name!r} ({path})", hint="see the connectors with `abseg connector list`") from None
     except OSError as exc:
         raise BadInput(f"cannot delete {path}: {exc.strerror}") from None
     return path

@@ -15,11 +15,21 @@ class AbsegError(Exception):
     exit_code = 1
     kind = "error"
 
-    def __init__(self, message: str, *, hint: str | None = None, details: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        details: dict[str, Any] | None = None,
+        report: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.details = details or {}
+        # What the command found before failing (a check's result): under --json it is the one
+        # document printed, with the error beside it, so stdout never holds two documents.
+        self.report = report or {}
 
     def one_line(self) -> str:
         text = self.message if not self.hint else f"{self.message}; {self.hint}"
@@ -31,7 +41,7 @@ class AbsegError(Exception):
             payload["hint"] = self.hint
         if self.details:
             payload["details"] = self.details
-        return {"error": payload}
+        return {**self.report, "error": payload}
 
 
 class CheckFailed(AbsegError):

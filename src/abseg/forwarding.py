@@ -221,6 +221,11 @@ def decide_forwarding(
         findings.reasons.append(_continuity_reason(candidates, standings, id_field))
     _judge_region(connector_region, segment.source_region, identity, findings)
 
+    if identity is _Standing.KNOWN and not segment.profile_api:
+        findings.warnings.append(
+            "Segment itself was not asked (no Profile API configured): this rests on the IDs you supplied "
+            "from analytics.user(), which prove what the browser holds, not that Segment received its calls"
+        )
     if decision.panic or not decision.campaigns:
         verdict = Verdict.NO_FORWARD
     else:

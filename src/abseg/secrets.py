@@ -69,10 +69,19 @@ def mask(value: str) -> str:
 
 
 def remember_secret(value: str) -> None:
-    """Register a secret value so ``redact`` masks it wherever it might surface (traces, errors)."""
-    if len(value) >= 4:
-        with _known_lock:
-            _known_secrets.add(value)
+    """Register a secret so ``redact`` masks it wherever it might surface (traces, errors).
+
+    Also the forms it travels in: percent-encoded in a URL path (the settings CDN's) and base64 in a
+    Basic ``Authorization`` header, each as good as the secret itself.
+    """
+    if len(value) < 4:
+        return
+    import base64
+    from urllib.parse import quote
+
+    forms = {value, quote(value, safe=""), base64.b64encode(f"{value}:".encode()).decode()}
+    with _known_lock:
+        _known_secrets.update(forms)
 
 
 def redact(text: str) -> str:
@@ -403,14 +412,25 @@ def delete_key(name: str, keyring: OSKeyring | None = None) -> None:
 
 
 def read_key(name: str, keyring: OSKeyring | None = None) -> ResolvedSecret:
-    """The secret ``abseg key get NAME`` prints: the override of its kind, else the keyring's value."""
+    """The stored secret ``abseg key get NAME`` prints: always the keyring's own value.
+
+    An env override changes what other commands use, not what is stored under NAME: ``key get`` is
+    how a key is copied (into AB Tasty's Integration Hub), so it must be the one the user stored.
+    """
     check_key_name(name)
     entry = KeyIndex().get(name)
-    kind = entry.kind if entry else SecretKind.WRITE_KEY
-    override = env_override(kind) if entry else None
-    if override:
-        return override
-    return resolve_secret_from_keyring(name, kind, keyring)
+    return resolve_secret_from_keyring(name, entry.kind if entry else SecretKind.WRITE_KEY, keyring)
+
+
+def shadowing_override(name: str) -> str | None:
+    """A warning when an env override makes other commands use something else than key NAME."""
+    entry = KeyIndex().get(name)
+    if entry and os.environ.get(entry.kind.env_var):
+        return (
+            f"{entry.kind.env_var} is set: other abseg commands use it instead of the stored key {name!r} "
+            f"(unset it to use the stored one)"
+        )
+    return None
 
 
 def resolve_secret_from_keyring(name: str, kind: SecretKind, keyring: OSKeyring | None = None) -> ResolvedSecret:

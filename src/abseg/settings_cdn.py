@@ -57,7 +57,14 @@ def fetch_source_settings(write_key: str, base_url: str | None = None, *, client
         if own_client:
             http.close()
     if response.status_code == 404:
-        return SourceSettings(exists=False)
+        if "write key" in response.text.lower():  # "Invalid path or write key provided."
+            return SourceSettings(exists=False)
+        # Any other 404 is a wrong base URL, not an unknown key: saying "copy your key again"
+        # would send the user after the wrong problem.
+        raise ServiceError(
+            f"Segment settings CDN answered HTTP 404 without saying the write key is unknown, at {redact_url(url)}",
+            hint=f"check {CDN_URL_ENV} or the connector's [urls] cdn",
+        )
     if response.status_code != 200:
         raise ServiceError(
             f"Segment settings CDN answered HTTP {response.status_code} for the write key check",
@@ -68,6 +75,12 @@ def fetch_source_settings(write_key: str, base_url: str | None = None, *, client
     except ValueError:
         raise ServiceError("Segment settings CDN answered 200 with a body that is not JSON") from None
     return SourceSettings(exists=True, api_host=_api_host(document))
+
+
+def redact_url(url: str) -> str:
+    from abseg.secrets import redact
+
+    return redact(url)
 
 
 def _api_host(document: Any) -> str | None:

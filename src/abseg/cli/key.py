@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -22,8 +23,9 @@ def _read_secret(kind_label: str, from_stdin: bool) -> str:
         # One trailing line ending is how `echo` and files end; anything else is part of the value.
         return data.removesuffix("\n").removesuffix("\r")
     if not out.is_interactive():
+        why = "CI is set, so abseg does not prompt" if os.environ.get("CI") else "no terminal to ask on"
         raise BadInput(
-            f"no {kind_label} given and no terminal to ask on",
+            f"no {kind_label} given and {why}",
             hint="pipe it in with --stdin (a secret is never taken as an argument)",
         )
     first = typer.prompt(f"{kind_label}", hide_input=True, err=True)
@@ -41,12 +43,16 @@ def set_key(
     json_output: bool = JSON,
 ) -> None:
     """Store a secret in the OS keyring (hidden prompt, or --stdin). Never pass it as an argument."""
-    from abseg.secrets import SecretKind, check_key_name, store_key
+    from abseg.secrets import check_key_name, shadowing_override, store_key
 
     secret_kind = _kind(kind)
     check_key_name(name)
+    _keyring_ready_to_store()
     value = _read_secret(secret_kind.label, stdin)
     warnings = store_key(name, secret_kind, value)
+    shadowed = shadowing_override(name)
+    if shadowed:
+        warnings.append(shadowed)
     for warning in warnings:
         out.warn(warning)
     if json_output:
@@ -78,9 +84,12 @@ def list_keys(json_output: bool = JSON) -> None:
 @app.command("get")
 def get_key(name: str = typer.Argument(..., help="The stored key's name.")) -> None:
     """Print the raw secret on stdout, for piping into another tool."""
-    from abseg.secrets import read_key
+    from abseg.secrets import read_key, shadowing_override
 
     secret = read_key(name)
+    warning = shadowing_override(name)
+    if warning:
+        out.warn(warning)
     if sys.stdout.isatty():
         out.note(f"(from {secret.origin}; this is the raw secret)")
     sys.stdout.write(secret.value + "\n")
@@ -111,16 +120,32 @@ def check_key(name: str = typer.Argument(..., help="The stored write key's name.
     secret = resolve_secret(SecretKind.WRITE_KEY, f"keyring:{name}")
     settings = fetch_source_settings(secret.value)
     document = {"name": name, "source": secret.origin, "value": secret.masked, **settings.as_json()}
-    if json_output:
-        out.print_json(document)
     if not settings.exists:
         raise CheckFailed(
             f"Segment does not know the write key {name!r} ({secret.masked}, from {secret.origin})",
             hint="copy the write key again from Segment: Connections > Sources > your source > Settings > API Keys",
+            report=document,
         )
-    if not json_output:
+    if json_output:
+        out.print_json(document)
+    else:
         region = f", ingests in {settings.region.upper()}" if settings.region else ""
         out.say(f"ok: Segment knows the write key {name!r} ({secret.masked}, from {secret.origin}{region})")
+
+
+def _keyring_ready_to_store() -> None:
+    """Fail before asking for a secret that could not be stored, with the one fix that helps here."""
+    from abseg.errors import CredentialError
+    from abseg.secrets import OSKeyring
+
+    try:
+        OSKeyring().backend_name()
+    except CredentialError as exc:
+        raise CredentialError(
+            exc.message,
+            hint="install and unlock a Secret Service (e.g. gnome-keyring) or another OS keyring; abseg never "
+            "stores secrets in files (in CI, give them as ABSEG_* variables instead of storing them)",
+        ) from None
 
 
 def _kind(value: str):
