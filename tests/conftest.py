@@ -1,6 +1,6 @@
 """Test isolation shared by every test: a config dir and an in-memory keyring of its own.
 
-Tests marked ``real_keyring`` get the real Secret Service instead (see tests/real_keyring.py).
+Tests marked ``real_keyring`` get the real Secret Service instead (the ``secret_service`` fixture).
 """
 
 from __future__ import annotations
@@ -10,8 +10,13 @@ import sys
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import settings
 
 from tests.memory_keyring import MemoryKeyring
+
+# No per-example deadline: on a noisy 2-core machine it would be a timing assertion.
+settings.register_profile("abseg", deadline=None)
+settings.load_profile("abseg")
 
 SECRET_ENV = ("ABSEG_WRITE_KEY", "ABSEG_PROFILE_TOKEN", "ABSEG_DECISION_API_KEY")
 URL_ENV = ("ABSEG_SEGMENT_URL", "ABSEG_SEGMENT_CDN_URL", "ABSEG_PROFILE_URL", "ABSEG_DECISION_URL")
@@ -42,6 +47,19 @@ def _forget_secrets() -> None:
 
     with secrets._known_lock:
         secrets._known_secrets.clear()
+
+
+@pytest.fixture(autouse=True)
+def quick_backoff(monkeypatch, request):
+    """Retries keep their number, order and Retry-After waits; only our own backoff shrinks.
+
+    Tests of the backoff itself opt out with ``@pytest.mark.real_backoff``.
+    """
+    if "real_backoff" in request.keywords:
+        return
+    from abseg.http import RetryPolicy
+
+    monkeypatch.setattr(RetryPolicy, "delay", lambda self, retry_number, rng: 0.002 * retry_number)
 
 
 @dataclass
@@ -85,8 +103,9 @@ def cli(monkeypatch):
 import os  # noqa: E402
 import subprocess  # noqa: E402
 
-# Captured at import, before the autouse fixture sets CI for every test.
-REAL_KEYRING_REQUIRED = bool(os.environ.get("CI"))
+# Captured at import, before the autouse fixture sets CI for every test. scripts/with-test-keyring
+# sets ABSEG_TEST_SECRET_SERVICE: inside it, a Secret Service that does not answer is a failure too.
+REAL_KEYRING_REQUIRED = bool(os.environ.get("CI") or os.environ.get("ABSEG_TEST_SECRET_SERVICE"))
 
 
 def secret_service_problem() -> str | None:

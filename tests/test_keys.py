@@ -55,12 +55,18 @@ def test_index_holds_names_only_with_owner_only_permissions(cli, isolated):
 
 @pytest.mark.parametrize(
     ("value", "problem"),
-    [("", "is empty"), ("abc def", "whitespace"), (" abcdef", "whitespace"), ("abc\x07def", "control characters")],
+    [
+        ("", "is empty"),
+        ("CANARYleft CANARYright0123", "whitespace"),
+        (" CANARYleading0123456789", "whitespace"),
+        ("CANARY\x07bell0123456789", "control characters"),
+    ],
 )
 def test_set_refuses_values_that_cannot_be_keys(cli, isolated, value, problem):
     result = cli("key", "set", "prod", "--stdin", input=value)
     assert result.exit_code == 2
     assert problem in result.stderr
+    assert "CANARY" not in result.output  # a refused secret is still a secret: never echoed
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (isolated / "keys.toml").exists()
 
@@ -224,6 +230,7 @@ def test_verbose_tracing_ends_with_its_command(cli):
     with local_server(200) as server:
         traced = cli("--verbose", "key", "check", "prod", env={"ABSEG_SEGMENT_CDN_URL": server.url})
         quiet = cli("key", "check", "prod")
+    assert traced.exit_code == quiet.exit_code == 0 and len(server.paths) == 2
     assert "-> GET" in traced.stderr and "abcd...45" in traced.stderr and WRITE_KEY not in traced.output
     assert "-> GET" not in quiet.stderr
 

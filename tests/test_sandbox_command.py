@@ -4,25 +4,40 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 
 import httpx
+import pytest
 
 
 def start_sandbox(*args: str) -> subprocess.Popen:
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "abseg", "sandbox", "--port", "0", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
     )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    process.lines = lines  # type: ignore[attr-defined]
+    return process
+
+
+def next_line(process: subprocess.Popen) -> str:
+    """The sandbox's next stdout line; a sandbox that stops talking fails the test, never hangs it."""
+    try:
+        return process.lines.get(timeout=30)  # type: ignore[attr-defined]
+    except queue.Empty:
+        pytest.fail("abseg sandbox printed nothing more within 30 s")
 
 
 def stop(process: subprocess.Popen) -> tuple[int, str]:
     process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=30)
-    return process.returncode, stderr
+    process.wait(timeout=30)
+    return process.returncode, process.stderr.read()
 
 
 def test_export_lines_point_abseg_at_the_sandbox(cli):
@@ -30,8 +45,7 @@ def test_export_lines_point_abseg_at_the_sandbox(cli):
     try:
         exports = {}
         while len(exports) < 7:
-            line = process.stdout.readline()
-            assert line, process.stderr.read()
+            line = next_line(process)
             if line.startswith("export "):
                 name, _, value = line.removeprefix("export ").strip().partition("=")
                 exports[name] = value
@@ -51,9 +65,7 @@ def test_json_mode_and_fault_injection(cli):
     try:
         text = ""
         while not text.endswith("}\n"):  # one indented JSON document, then the sandbox keeps running
-            line = process.stdout.readline()
-            assert line, process.stderr.read()
-            text += line
+            text += next_line(process)
         document = json.loads(text)
         assert set(document["environment"]) == {
             "ABSEG_SEGMENT_URL", "ABSEG_SEGMENT_CDN_URL", "ABSEG_PROFILE_URL", "ABSEG_DECISION_URL"

@@ -90,12 +90,6 @@ def assert_no_canary_in_files(*roots: Path) -> None:
                 assert leaks(text) == [], f"{path}: {leaks(text)}"
 
 
-@pytest.fixture(autouse=True)
-def quick_backoff(monkeypatch):
-    """Retries keep their number and order; only the wait between them shrinks (a fast suite)."""
-    from abseg.http import RetryPolicy
-
-    monkeypatch.setattr(RetryPolicy, "delay", lambda self, retry_number, rng: 0.002 * retry_number)
 
 
 @pytest.fixture

@@ -33,12 +33,6 @@ from abseg.sandbox import (
 ROUNDS = 20
 
 
-@pytest.fixture(autouse=True)
-def quick_backoff(monkeypatch):
-    """Retries keep their number and order; only the wait between them shrinks (a fast suite)."""
-    from abseg.http import RetryPolicy
-
-    monkeypatch.setattr(RetryPolicy, "delay", lambda self, retry_number, rng: 0.002 * retry_number)
 
 
 @pytest.fixture

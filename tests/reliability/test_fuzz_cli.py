@@ -37,12 +37,6 @@ FUZZ = settings(
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-@pytest.fixture(autouse=True)
-def quick_backoff(monkeypatch):
-    """Retries keep their number and order; only the wait between them shrinks (a fast suite)."""
-    from abseg.http import RetryPolicy
-
-    monkeypatch.setattr(RetryPolicy, "delay", lambda self, retry_number, rng: 0.002 * retry_number)
 
 
 @pytest.fixture(scope="module")
