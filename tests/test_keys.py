@@ -249,3 +249,14 @@ def test_a_404_that_does_not_name_the_key_is_a_wrong_url_not_an_unknown_key(cli)
         result = cli("key", "check", "prod", env={"ABSEG_SEGMENT_CDN_URL": server.url})
     assert result.exit_code == 4
     assert "ABSEG_SEGMENT_CDN_URL" in result.stderr and WRITE_KEY not in result.stderr
+
+
+def test_key_list_in_a_pipe_is_plain_aligned_text_never_cut(cli):
+    long_name = "production-eu-write-key-for-the-checkout-service"
+    stored(cli, long_name)
+    listed = cli("key", "list", env={"ABSEG_DECISION_API_KEY": "decisionKEY-0123456789"})
+    header, *rows = listed.stdout.splitlines()
+    assert header.split() == ["NAME", "KIND", "SOURCE", "VALUE"]
+    assert rows[0].split() == [long_name, "write-key", "keyring", "abcd...45"]
+    assert rows[1].split()[:3] == ["ABSEG_DECISION_API_KEY", "decision-api-key", "env"]
+    assert all(not line.endswith(" ") for line in listed.stdout.splitlines())

@@ -31,15 +31,15 @@ from pydantic.json_schema import GenerateJsonSchema
 from abseg.errors import AbsegError, BadInput, CheckFailed, CredentialError, ServiceError
 from abseg.paths import atomic_write_text, connectors_dir
 from abseg.secrets import OSKeyring, ResolvedSecret, SecretKind, resolve_secret
+from abseg.settings_cdn import DEFAULT_CDN_URL, REGION_HOSTS
 
 SCHEMA_VERSION = 1
 MAX_FILE_BYTES = 1_000_000
 SCHEMA_FILE = Path(__file__).with_name("connector.schema.json")
 
 # Regions and the hosts that give them away; a URL override on the other region's host is a mistake.
-SEGMENT_HOSTS = {"us": "api.segment.io", "eu": "events.eu1.segmentapis.com"}
+SEGMENT_HOSTS = REGION_HOSTS
 PROFILE_HOSTS = {"us": "profiles.segment.com", "eu": "profiles.euw1.segment.com"}
-DEFAULT_CDN_URL = "https://cdn-settings.segment.com"  # serves US and EU sources alike
 DEFAULT_DECISION_URL = "https://decision.flagship.io"
 URL_ENV = {
     "segment": "ABSEG_SEGMENT_URL",

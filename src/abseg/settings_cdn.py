@@ -13,9 +13,10 @@ from typing import Any
 
 from abseg.errors import ServiceError
 
-DEFAULT_CDN_URL = "https://cdn-settings.segment.com"
+DEFAULT_CDN_URL = "https://cdn-settings.segment.com"  # serves US and EU sources alike
 CDN_URL_ENV = "ABSEG_SEGMENT_CDN_URL"
 
+# Segment's Tracking API host per region: also what the settings name as the source's apiHost.
 REGION_HOSTS = {"us": "api.segment.io", "eu": "events.eu1.segmentapis.com"}
 
 

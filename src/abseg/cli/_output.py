@@ -82,11 +82,19 @@ def is_interactive() -> bool:
 
 
 def table(columns: list[str], rows: list[list[str]], *, title: str | None = None) -> None:
-    """A table on stdout; plain aligned text when stdout is not a terminal (pipes, CI logs)."""
+    """A table on stdout: Rich at a terminal; plain aligned text, never cut, in pipes and CI logs."""
+    cells = [[redact(cell) for cell in row] for row in rows]
+    if not sys.stdout.isatty():
+        widths = [max(len(text) for text in column) for column in zip(columns, *cells)]
+        if title:
+            say(title)
+        for row in [columns, *cells]:
+            sys.stdout.write("  ".join(text.ljust(width) for text, width in zip(row, widths)).rstrip() + "\n")
+        return
     from rich.console import Console
     from rich.table import Table
 
     grid = Table(*columns, title=title, box=None, pad_edge=False, header_style="bold")
-    for row in rows:
-        grid.add_row(*[redact(cell) for cell in row])
+    for row in cells:
+        grid.add_row(*row)
     Console(soft_wrap=True, highlight=False).print(grid)
