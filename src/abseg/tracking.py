@@ -339,6 +339,16 @@ def resolve_target(connector: str | None) -> TrackingTarget:
 # --- abseg test-event ----------------------------------------------------------------------------
 
 
+def check_event_name(name: str) -> None:
+    """``BadInput`` for a blank track event name, which no one could find in Segment's debugger."""
+    if not name.strip():
+        what = "empty" if not name else "only whitespace"
+        raise BadInput(
+            f"the event name is {what}",
+            hint=f"give --event a name, or leave it out to send {DEFAULT_TEST_EVENT!r}",
+        )
+
+
 def build_test_events(
     visitor_id: str, visitor_field: VisitorField, event_name: str, repeat: int = 1
 ) -> list[dict[str, Any]]:
@@ -400,6 +410,7 @@ def send_test_events(
     from abseg.visitor import check_visitor_id
 
     check_visitor_id(visitor_id)
+    check_event_name(event_name)
     if repeat < 1:
         raise BadInput(f"the repeat count must be at least 1, not {repeat}")
     requests = plan_requests(

@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import itertools
 import logging
+import math
+import os
 import threading
 import time
 from collections import Counter, deque
@@ -49,8 +51,9 @@ class RateLimiter:
     """
 
     def __init__(self, rate: float, *, clock: Any = time.monotonic, sleep: Any = time.sleep):
-        if rate <= 0:
-            raise ValueError("rate must be positive")
+        # inf would make every interval 0 and nan every comparison false: both would lift the limit.
+        if not (math.isfinite(rate) and rate > 0):
+            raise ValueError(f"rate must be a finite positive number, not {rate}")
         self.interval = 1.0 / rate
         self._clock = clock
         self._sleep = sleep
@@ -434,6 +437,26 @@ def count_lines(path: Path) -> int:
 # --- JUnit report --------------------------------------------------------------------------------
 
 
+def check_report_path(path: Path) -> None:
+    """``BadInput`` unless a report can be written at ``path``: checked before a run, not after it.
+
+    The parent directory must already exist: creating it would turn a typo in a CI job's path into
+    a report nobody reads, in a directory nobody expected.
+    """
+    parent = path.parent
+    if path.is_dir():
+        raise BadInput(
+            f"--junit-xml {path} is a directory", hint=f"give the report's file name, e.g. {path / 'verify-match.xml'}"
+        )
+    if not parent.exists():
+        raise BadInput(f"--junit-xml {path}: directory {parent} does not exist", hint="create it first, or fix the path")
+    if not parent.is_dir():
+        raise BadInput(f"--junit-xml {path}: {parent} is not a directory", hint="fix the path")
+    # The report is written as a temporary file in this directory, then renamed over the path.
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise BadInput(f"--junit-xml {path}: cannot write in {parent}", hint="choose a directory you can write to")
+
+
 class JUnitReport:
     """A JUnit XML report written as results arrive, then moved into place atomically.
 
@@ -446,10 +469,10 @@ class JUnitReport:
     def __init__(self, path: Path, *, suite: str):
         import tempfile
 
+        check_report_path(path)
         self.path = path
         self.suite = suite
         self.tests = self.failures = self.errors = 0
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._cases: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8")
 
     def add(self, result: VisitorResult) -> None:
@@ -483,7 +506,20 @@ class JUnitReport:
         self._cases.write("    </testcase>\n")
 
     def finish(self, seconds: float) -> None:
-        import os
+        """Write the report; ``BadInput`` when the file system refuses (full disk, path gone...).
+
+        The path was checked before the run, but the run may have lasted long enough for that to
+        change, and a disk can fill up: the caller still owes the user the run's summary.
+        """
+        try:
+            self._write(seconds)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise BadInput(f"cannot write the JUnit report {self.path}: {reason}") from None
+        finally:
+            self._cases.close()
+
+    def _write(self, seconds: float) -> None:
         import tempfile
 
         from abseg.secrets import redact
@@ -505,8 +541,6 @@ class JUnitReport:
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
-        finally:
-            self._cases.close()
 
 
 def _xml_safe(text: str) -> str:

@@ -122,3 +122,10 @@ def test_a_secret_passed_as_key_name_is_refused_unechoed(cli, connectors):
         assert f"error: {option} " in result.stderr and "the value is not shown" in result.stderr
         assert value.removeprefix("keyring:")[:6] not in result.output
     assert not (connectors / "prod.toml").exists()
+
+
+def test_region_is_case_insensitive_and_written_in_lower_case(cli, connectors):
+    for name, given in (("upper", "EU"), ("mixed", "Us")):
+        result = cli("connector", "create", name, "--env-id", "env1", "--write-key", "prod", "--region", given)
+        assert result.exit_code == 0, result.output
+        assert tomllib.loads((connectors / f"{name}.toml").read_text())["region"] == given.lower()

@@ -130,3 +130,40 @@ def test_unreachable_services_exit_4(cli, demo, monkeypatch):
     assert code == 4
     assert {c["status"] for c in checks.values()} == {"unreachable"}
     assert checks["decision"]["message"].startswith("Decision API could not be reached")
+
+
+# --- the text headline agrees with the online checks ----------------------------------------------
+
+
+def headline(cli) -> tuple[int, str]:
+    result = cli("connector", "validate", "demo", "--online")
+    return result.exit_code, result.stdout.splitlines()[0]
+
+
+def test_a_failed_online_check_makes_the_text_headline_fail(cli, sandbox, demo):
+    demo(region="eu")
+    code, first = headline(cli)
+    assert code == 1
+    assert first.startswith("failed: demo (") and first.endswith("): file ok, 1 online check failed")
+    assert not first.startswith("ok:")
+
+
+def test_checks_that_could_not_run_make_the_headline_unverified(cli, sandbox, write_connector):
+    from tests.connector.conftest import VALID
+
+    write_connector("demo", VALID.replace('"prod"', '"demo"'))
+    code, first = headline(cli)
+    assert code == 3
+    assert first.startswith("unverified: demo (") and first.endswith("): file ok, 1 online check could not run")
+
+
+def test_several_failed_checks_are_counted_in_the_headline(cli, sandbox, demo):
+    demo(write_key="unknownKEY000000000000000000000x", decision_key="wrong-decision-key", token="wrong-token")
+    code, first = headline(cli)
+    assert code == 1 and first.endswith(": file ok, 3 online checks failed")
+
+
+def test_the_headline_stays_ok_when_every_online_check_passes(cli, sandbox, demo):
+    demo()
+    code, first = headline(cli)
+    assert code == 0 and first.startswith("ok: demo (") and first.endswith(".toml)")

@@ -132,6 +132,7 @@ def test_all_forwarded_exits_0(sandbox, cli, connector):
 def test_junit_report_has_a_case_per_visitor(sandbox, cli, connector, tmp_path):
     seed(sandbox, "v1")
     report = tmp_path / "reports" / "verify.xml"
+    report.parent.mkdir()  # --junit-xml no longer creates missing directories (a typo must not pass)
     result = cli(
         "verify-match", "--visitors-file", "-", "--junit-xml", str(report),
         input="visitor_id\nv1\nv2\n\x01bad\n",

@@ -21,7 +21,7 @@ def create(
     name: str = typer.Argument(..., help="Name of the connector (its file is connectors/NAME.toml)."),
     env_id: str = typer.Option(..., "--env-id", help="AB Tasty FE&R environment ID."),
     write_key: str = typer.Option(..., "--write-key", help="Stored key name of the Segment write key, or env:VAR."),
-    region: str = typer.Option("us", "--region", help="Segment region of the source: us or eu."),
+    region: str = typer.Option("us", "--region", help="Segment region of the source: us or eu (any case)."),
     visitor_field: str = typer.Option(
         "userId", "--visitor-field", help="Segment identifier the app passes as visitor ID: userId or anonymousId."
     ),
@@ -42,7 +42,8 @@ def create(
         name,
         env_id=env_id,
         write_key=write_key,
-        region=region,
+        # Segment's UI writes regions as "US"/"EU"; the file keeps the lower-case form it validates.
+        region=region.lower(),
         visitor_field=visitor_field,
         decision_api_key=decision_api_key,
         profile_space=profile_space,
@@ -116,9 +117,27 @@ def _render_validation(document: dict[str, Any]) -> None:
             where = problem["field"] + (f" (line {problem['line']})" if problem["line"] else "")
             out.say(f"  {where}: {problem['message']}")
         return
-    out.say(f"ok: {label} ({document['path']})")
+    out.say(_valid_file_headline(label, document))
     for check in document.get("online", []):
         out.say(f"  {check['check']}: {check['status']}: {check['message']}")
+
+
+def _valid_file_headline(label: str, document: dict[str, Any]) -> str:
+    """"ok" only when the online checks agree: a valid file with a rejected key is not ok."""
+    statuses = [check["status"] for check in document.get("online", [])]
+    failed = statuses.count("failed")
+    not_run = statuses.count("missing-credential") + statuses.count("unreachable")
+    where = f"{label} ({document['path']})"
+    if not failed and not not_run:
+        return f"ok: {where}"
+    if failed:
+        counts = f"{_online_checks(failed)} failed" + (f", {not_run} could not run" if not_run else "")
+        return f"failed: {where}: file ok, {counts}"
+    return f"unverified: {where}: file ok, {_online_checks(not_run)} could not run"
+
+
+def _online_checks(count: int) -> str:
+    return f"{count} online check{'s' if count > 1 else ''}"
 
 
 @app.command("list")

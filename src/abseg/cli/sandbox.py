@@ -25,12 +25,16 @@ def sandbox(
     """Run local stand-ins of the Segment and FE&R Decision APIs on 127.0.0.1 until interrupted."""
     from abseg import sandbox as stand_in
 
+    # Two steps, so that only a failure to bind talks about the port: the campaigns file is read and
+    # checked by Sandbox(...), whose ValueError already names the file and what is wrong in it.
     try:
-        running = stand_in.Sandbox(port=port, fault_rate=fault_rate, seed=seed, campaigns_path=campaigns).start()
+        stand_ins = stand_in.Sandbox(port=port, fault_rate=fault_rate, seed=seed, campaigns_path=campaigns)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    try:
+        running = stand_ins.start()
     except OSError as exc:
         raise BadInput(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="pick another --port, or 0 for any") from None
-    except ValueError as exc:
-        raise BadInput(f"cannot start the sandbox: {exc}") from None
     credentials = {
         "ABSEG_WRITE_KEY": stand_in.DEMO_WRITE_KEY,
         "ABSEG_DECISION_API_KEY": stand_in.DEMO_DECISION_API_KEY,

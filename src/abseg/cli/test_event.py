@@ -28,14 +28,23 @@ def test_event(
 ) -> None:
     """Send a test identify + track to Segment for --visitor, after checking the write key exists."""
     from abseg.http import RetryPolicy
-    from abseg.tracking import DEFAULT_TEST_EVENT, resolve_target, send_test_events
+    from abseg.tracking import (
+        DEFAULT_TEST_EVENT,
+        check_event_name,
+        resolve_target,
+        send_test_events,
+    )
     from abseg.visitor import check_visitor_id
 
-    check_visitor_id(visitor)  # a typo is exit 2 before the keyring or a connector file is read
+    # `--event ""` (say, from an unset shell variable) is a mistake, not a request for the default.
+    event_name = DEFAULT_TEST_EVENT if event is None else event
+    # A typo is exit 2 before the keyring or a connector file is read.
+    check_visitor_id(visitor)
+    check_event_name(event_name)
     report = send_test_events(
         resolve_target(connector),
         visitor,
-        event_name=event or DEFAULT_TEST_EVENT,
+        event_name=event_name,
         repeat=repeat,
         dry_run=dry_run,
         policy=RetryPolicy(attempts=retries + 1, timeout=timeout),

@@ -59,13 +59,19 @@ def verify_match(
     ),
 ) -> None:
     """Dry-run AB Tasty's forwarding rule for a visitor: Decision API (trigger_hit false) + Segment."""
+    import math
+
     from abseg.decision import parse_context
 
     if (visitor is None) == (visitors_file is None):
         raise BadInput("pass exactly one of --visitor ID and --visitors-file PATH")
     for name, rate in (("--decision-rate", decision_rate), ("--profile-rate", profile_rate)):
-        if not rate > 0:
-            raise BadInput(f"{name} must be a positive number of requests per second")
+        # "inf" and "nan" parse as floats, and either would lift the limit the services enforce.
+        if not (math.isfinite(rate) and rate > 0):
+            raise BadInput(
+                f"{name} must be a positive number of requests per second, not {rate:g}",
+                hint=f"give a finite limit, e.g. {name} 50",
+            )
     parsed_context = parse_context(context or [])
     rates = {"decision_rate": decision_rate, "profile_rate": profile_rate}
     if visitor is not None:
@@ -79,6 +85,10 @@ def verify_match(
                    "--segment-anonymous-id": segment_anonymous_id}
         _refuse_with("--visitors-file", per_row, hint="give them per visitor as CSV columns of the same names")
         assert visitors_file is not None
+        if junit_xml is not None:
+            from abseg.verification import check_report_path
+
+            check_report_path(junit_xml)  # a bad path found after an hour-long run wastes the hour
         code = _verify_file(visitors_file, column, connector, parsed_context, rates, junit_xml, json_output)
     raise typer.Exit(code)
 
@@ -174,11 +184,28 @@ def _verify_file(
             if report is not None:
                 if summary.aborted is not None:
                     report.add_abort(summary.aborted)
-                report.finish(summary.seconds)
+                _finish_report(report, summary)
     except AbsegError as exc:
         summary.abort(exc)
     _render_summary(summary, json_output)
     return summary.exit_code
+
+
+def _finish_report(report: Any, summary: BulkSummary) -> None:
+    """A report that cannot be written fails the run, after every visitor got its result line.
+
+    Exit 2, not 1: 1 means a visitor would not be forwarded, and CI logs read it that way; an
+    unwritable report is a problem with a file the user named, like the --junit-xml path checked
+    before the run. A run that already stopped keeps its first cause (and its code, if worse).
+    """
+    try:
+        report.finish(summary.seconds)
+    except AbsegError as exc:
+        if summary.aborted is None:
+            summary.abort(exc)
+        else:
+            out.render_error(exc, json_mode=False)
+            summary.exit_code = max(summary.exit_code, exc.exit_code)
 
 
 def _stream_results(

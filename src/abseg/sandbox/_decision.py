@@ -109,8 +109,16 @@ def _same_value(actual: Any, wanted: Any) -> bool:
     return bool(actual == wanted)
 
 
+class CampaignsFileError(ValueError):
+    """What is wrong in a campaigns file, said relative to the campaign (and variation) at fault."""
+
+
 def load_campaigns(path: str | Path | None) -> tuple[Campaign, ...]:
-    """Campaigns from a JSON file (see docs/sandbox.md); the bundled ones when path is None."""
+    """Campaigns from a JSON file (see docs/sandbox.md); the bundled ones when path is None.
+
+    Raises ValueError naming the file and what is wrong in it, with no exception type or repr: the
+    message is shown to users of ``abseg sandbox --campaigns`` as it is.
+    """
     if path is None:
         text = (
             resources.files(__package__)
@@ -119,61 +127,115 @@ def load_campaigns(path: str | Path | None) -> tuple[Campaign, ...]:
         )
         origin = "bundled campaigns.json"
     else:
-        text = Path(path).read_text("utf-8")
+        try:
+            text = Path(path).read_text("utf-8")
+        except OSError as error:
+            raise ValueError(
+                f"cannot read the campaigns file {path}: {error.strerror or error}"
+            ) from error
+        except UnicodeDecodeError as error:
+            raise ValueError(
+                f"{path}: not a valid campaigns file: not UTF-8 text ({error.reason} "
+                f"at byte {error.start})"
+            ) from error
         origin = str(path)
     try:
         document = json.loads(text)
-        return tuple(_campaign(entry) for entry in document["campaigns"])
-    except (ValueError, KeyError, TypeError) as error:
+        if not isinstance(document, dict) or not isinstance(
+            document.get("campaigns"), list
+        ):
+            raise CampaignsFileError(
+                'needs to be an object with a \'campaigns\' list: {"campaigns": [...]}'
+            )
+        return tuple(
+            _campaign(entry, f"campaign {number}")
+            for number, entry in enumerate(document["campaigns"], 1)
+        )
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{origin}: not a valid campaigns file: not JSON: {error}"
+        ) from error
+    except CampaignsFileError as error:
         raise ValueError(f"{origin}: not a valid campaigns file: {error}") from error
 
 
-def _campaign(entry: dict[str, Any]) -> Campaign:
+def _campaign(entry: Any, where: str) -> Campaign:
+    """``where`` ("campaign 2") starts every message, counted from 1 as people count."""
+    _object(entry, where)
     variations = tuple(
-        Variation(
-            id=_text(variation, "id"),
-            name=str(variation.get("name", "")),
-            reference=bool(variation.get("reference", False)),
-            allocation=float(variation["allocation"]),
-            modifications=_modifications(variation),
-        )
-        for variation in entry["variations"]
+        _variation(variation, f"{where}, variation {number}")
+        for number, variation in enumerate(_required(entry, "variations", where), 1)
     )
-    if not variations or sum(variation.allocation for variation in variations) > 100:
-        raise ValueError(
-            f"campaign {entry.get('id')!r}: needs variations whose allocations sum to 100 at most"
+    if not variations:
+        raise CampaignsFileError(f"{where} has no variations")
+    total = sum(variation.allocation for variation in variations)
+    if total > 100:
+        raise CampaignsFileError(
+            f"{where}: the allocations sum to {total:g}, more than 100"
         )
     targeting = entry.get("targeting", {})
     if not isinstance(targeting, dict):
-        raise TypeError(f"campaign {entry.get('id')!r}: targeting must be an object")
+        raise CampaignsFileError(f"{where}: 'targeting' must be an object")
     return Campaign(
-        id=_text(entry, "id"),
+        id=_text(entry, "id", where),
         name=str(entry.get("name", "")),
         slug=entry.get("slug"),
-        type=_text(entry, "type"),
-        variation_group_id=_text(entry, "variationGroupId"),
+        type=_text(entry, "type", where),
+        variation_group_id=_text(entry, "variationGroupId", where),
         variation_group_name=str(entry.get("variationGroupName", "")),
         targeting=targeting,
         variations=variations,
     )
 
 
-def _text(entry: dict[str, Any], key: str) -> str:
-    value = entry[key]
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{key} must be a non-empty string, got {value!r}")
-    return value
-
-
-def _modifications(variation: dict[str, Any]) -> dict[str, Any]:
-    modifications: dict[str, Any] = variation["modifications"]
-    if not isinstance(modifications.get("type"), str) or not isinstance(
-        modifications.get("value"), dict
+def _variation(entry: Any, where: str) -> Variation:
+    _object(entry, where)
+    allocation = _required(entry, "allocation", where)
+    # bool is an int in Python, but `"allocation": true` is a mistake, not 1 percent.
+    if (
+        isinstance(allocation, bool)
+        or not isinstance(allocation, int | float)
+        or not 0 <= allocation <= 100
     ):
-        raise TypeError(
-            f"variation {variation.get('id')!r}: modifications need a type and a value object"
+        raise CampaignsFileError(
+            f"{where}: 'allocation' must be a percentage, got {allocation!r}"
         )
-    return modifications
+    modifications = _required(entry, "modifications", where)
+    if (
+        not isinstance(modifications, dict)
+        or not isinstance(modifications.get("type"), str)
+        or not isinstance(modifications.get("value"), dict)
+    ):
+        raise CampaignsFileError(
+            f"{where}: 'modifications' needs a 'type' string and a 'value' object"
+        )
+    return Variation(
+        id=_text(entry, "id", where),
+        name=str(entry.get("name", "")),
+        reference=bool(entry.get("reference", False)),
+        allocation=float(allocation),
+        modifications=modifications,
+    )
+
+
+def _object(entry: Any, where: str) -> None:
+    if not isinstance(entry, dict):
+        raise CampaignsFileError(f"{where} is not an object")
+
+
+def _required(entry: dict[str, Any], key: str, where: str) -> Any:
+    if key not in entry:
+        raise CampaignsFileError(f"{where} has no {key!r}")
+    return entry[key]
+
+
+def _text(entry: dict[str, Any], key: str, where: str) -> str:
+    value = _required(entry, key, where)
+    if not isinstance(value, str) or not value:
+        raise CampaignsFileError(
+            f"{where}: {key!r} must be a non-empty string, got {value!r}"
+        )
+    return value
 
 
 # --- request body ----------------------------------------------------------------------------
