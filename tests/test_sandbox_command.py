@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shlex
 import signal
 import socket
 import subprocess
@@ -49,8 +50,14 @@ def test_export_lines_point_abseg_at_the_sandbox(cli):
             if line.startswith("export "):
                 name, _, value = line.removeprefix("export ").strip().partition("=")
                 exports[name] = value
+        while not (line := next_line(process)).startswith("# a connector for it: abseg "):
+            pass
+        create = shlex.split(line.removeprefix("# a connector for it: abseg "))
+        assert cli(*create, env=exports).exit_code == 0  # the printed command works as printed
         result = cli("test-event", "--visitor", "ci-visitor", env=exports)
         assert result.exit_code == 0, result.output
+        verdict = cli("verify-match", "--visitor", "ci-visitor", env=exports)
+        assert verdict.exit_code == 0, verdict.output
         events = httpx.get(exports["ABSEG_SEGMENT_URL"].removesuffix("/segment") + "/_sandbox/events").json()["events"]
         assert [(e["type"], e["userId"], e["status"]) for e in events] == [
             ("identify", "ci-visitor", "accepted"), ("track", "ci-visitor", "accepted")

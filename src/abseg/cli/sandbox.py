@@ -58,6 +58,11 @@ def sandbox(
         for name, value in credentials.items():
             out.say(f"export {name}={value}")
         out.say(f"# FE&R environment ID: {stand_in.DEMO_ENV_ID}   Profile API space: {stand_in.DEMO_SPACE_ID}")
+        out.say(
+            f"# a connector for it: abseg connector create local --env-id {stand_in.DEMO_ENV_ID} "
+            "--write-key env:ABSEG_WRITE_KEY --decision-api-key env:ABSEG_DECISION_API_KEY "
+            f"--profile-space {stand_in.DEMO_SPACE_ID} --profile-token env:ABSEG_PROFILE_TOKEN"
+        )
         out.say(f"# what Segment received: {running.url}/_sandbox/events   all inspection: {running.url}/_sandbox/")
     sys.stdout.flush()
     out.note(f"sandbox listening on {running.url}; Ctrl-C to stop")
