@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from abseg.sandbox import Sandbox
+from tests.conftest import _forget_secrets
 from tests.connector.conftest import VALID
 
 WRITE_KEY = "Wk7pQ2rS9tUvXy3Za4Bc5De6Fg8Hj1Km"
@@ -106,13 +108,28 @@ def test_checklist_fills_in_this_connectors_values(cli, prod):
     assert len(steps) == text.count("\n") - 1
 
 
-def test_one_connector_is_selected_when_none_is_named(cli, prod, write_connector):
-    from abseg.connector import select_connector
+def test_the_only_connector_is_used_when_none_is_named(cli, prod):
+    result = cli("test-event", "--visitor", "v1", "--dry-run", "--json")  # --dry-run: no network at all
 
-    assert select_connector(None).name == "prod"
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["connector"] == "prod" and report["write_key"]["source"] == "keyring:prod"
+
+
+@pytest.mark.parametrize("command", [["test-event"], ["verify-match"]])
+def test_two_connectors_and_no_connector_option_exits_2_naming_them(cli, prod, write_connector, command):
     write_connector("other", VALID.replace('"prod"', '"other"'))
-    with pytest.raises(Exception, match="2 connectors exist"):
-        select_connector(None)
+
+    with Sandbox() as sandbox:  # where the command would go if it guessed a connector
+        result = cli(*command, "--visitor", "v1", env=sandbox.environ() | {"FER_KEY": "fer-key-value-123"})
+        sent = (sandbox.events(), sandbox.decision_requests())
+
+    assert result.exit_code == 2, result.output  # BadInput: a usage problem, not a failed check
+    assert result.stdout == ""
+    assert result.stderr.endswith("\n") and result.stderr.count("\n") == 1, result.stderr  # one line
+    assert result.stderr.startswith("error: 2 connectors exist (other, prod)")
+    assert "--connector" in result.stderr
+    assert sent == ([], [])
 
 
 def test_url_precedence_env_then_file_then_region(write_connector, monkeypatch):
@@ -130,12 +147,18 @@ def test_canary_secret_never_reaches_a_file_or_the_output(cli, isolated):
     canary = "CANARYcanary0123456789abcdefABCD"
     assert cli("key", "set", "prod", "--stdin", input=canary).exit_code == 0
     assert cli("key", "set", "unify", "--kind", "profile-token", "--stdin", input=canary + "p").exit_code == 0
+
+    def fresh(*args: str):
+        # A new process remembers no secret, so redact() could not hide a leak there: nor here.
+        _forget_secrets()
+        return cli(*args)
+
     outputs = [
-        cli("connector", "create", "prod", "--env-id", "env1", "--write-key", "prod",
-            "--profile-space", "spa_abc", "--profile-token", "unify", "--decision-api-key", "prod"),
+        fresh("connector", "create", "prod", "--env-id", "env1", "--write-key", "prod",
+              "--profile-space", "spa_abc", "--profile-token", "unify", "--decision-api-key", "prod"),
     ]
     for args in (("show", "prod"), ("validate",), ("checklist", "prod"), ("list",)):
-        outputs += [cli("connector", *args), cli("connector", *args, "--json")]
+        outputs += [fresh("connector", *args), fresh("connector", *args, "--json")]
     for result in outputs:
         assert result.exit_code == 0, result.output
         assert canary[4:-2] not in result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -30,14 +31,30 @@ def env(sandbox: Sandbox) -> dict[str, str]:
     return sandbox.environ() | {"ABSEG_WRITE_KEY": DEMO_WRITE_KEY}
 
 
+@contextmanager
+def refusing_url() -> Iterator[str]:
+    """A loopback URL where nothing listens, for as long as the ``with`` block lasts.
+
+    The port stays bound (but never listening) meanwhile: a connection to it is refused at once,
+    and no other socket (a sandbox started by a parallel test, say) can take it over. Binding,
+    closing and reusing the number would leave that window open.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{holder.getsockname()[1]}"
+
+
 @pytest.fixture
-def closed_url() -> str:
+def closed_url() -> Iterator[str]:
     """A loopback URL where nothing listens: any request to it is a connection refused."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    with refusing_url() as url:
+        yield url
 
 
 def accepted_per_message_id(sandbox: Sandbox) -> Counter[str]:
     return Counter(e["messageId"] for e in sandbox.events() if e["status"] == "accepted")
+
+
+def tracking_faults(sandbox: Sandbox, kind: str | None = None) -> list[dict]:
+    """The faults the sandbox injected into Tracking API requests (of one ``kind`` if given)."""
+    return [f for f in sandbox.faults() if f["service"] == "segment" and kind in (None, f["fault"])]

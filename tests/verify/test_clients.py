@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -11,6 +12,7 @@ from abseg.errors import BadInput, ServiceError
 from abseg.http import HttpClient, RetryPolicy
 from abseg.profiles import IdType, ProfileClient, profile_path_segment
 from abseg.sandbox import DEMO_DECISION_API_KEY, DEMO_ENV_ID, DEMO_PROFILE_TOKEN, DEMO_SPACE_ID, Sandbox
+from tests.tracking.conftest import refusing_url
 from tests.verify.conftest import assert_dry_run_only
 
 FAST = RetryPolicy(attempts=2, backoff=0.01, max_backoff=0.01, deadline=2)
@@ -83,8 +85,12 @@ def test_a_decision_api_outage_is_a_service_error_after_retries():
     with Sandbox(fault_rate=1.0, seed=OUTAGE_SEED, retry_after_seconds=0) as sb:
         with decisions(sb) as client, pytest.raises(ServiceError) as caught:
             client.campaigns("v1")
-        assert "after 2 tries" in caught.value.message
+        failures = [f["fault"] for f in sb.faults() if f["service"] == "decision"]
         assert_dry_run_only(sb)
+    # Every try met a fault that left it unanswered (a "slow" one would have been answered), and
+    # the message counts the tries the sandbox saw.
+    assert len(failures) == FAST.attempts and "slow" not in failures, failures
+    assert f"after {len(failures)} tries" in caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -124,8 +130,21 @@ def test_ids_are_url_encoded_so_the_profile_api_sees_them_exactly(sandbox, ident
     identify(userId=value)
     with profiles(sandbox) as client:
         assert client.lookup(IdType.USER_ID, value).found
-        # '+' must travel as %2B: read as a space, 'a+b' would be another (unknown) person.
-        assert not client.lookup(IdType.USER_ID, value.replace("+", " ")).found or "+" not in value
+
+
+def test_a_plus_in_an_id_travels_as_2b_and_is_never_read_as_a_space(sandbox, identify, caplog):
+    # Read as a space, 'a+b' would be another, unknown person. The sandbox keeps no record of the
+    # Profile API paths it served, so the wire form is read from abseg's own HTTP trace.
+    identify(userId="a+b")
+    with caplog.at_level(logging.DEBUG, logger="abseg.http"), profiles(sandbox) as client:
+        plus = client.lookup(IdType.USER_ID, "a+b")
+        space = client.lookup(IdType.USER_ID, "a b")
+
+    assert plus.found and not space.found
+    requests = [r.getMessage() for r in caplog.records if r.getMessage().startswith("-> GET")]
+    assert len(requests) == 2, requests
+    assert "/profiles/user_id:a%2Bb/external_ids" in requests[0] and "+" not in requests[0]
+    assert "/profiles/user_id:a%20b/external_ids" in requests[1]
 
 
 def test_the_path_segment_keeps_the_colon_and_encodes_the_value():
@@ -147,14 +166,18 @@ def test_an_unknown_space_is_a_service_error_not_unknown(sandbox):
 
 def test_a_profile_api_outage_is_a_service_error_not_unknown():
     with Sandbox(fault_rate=1.0, seed=OUTAGE_SEED, retry_after_seconds=0) as sb:
-        with profiles(sb) as client, pytest.raises(ServiceError):
+        with profiles(sb) as client, pytest.raises(ServiceError) as caught:
             client.lookup(IdType.USER_ID, "u1")
+        failures = [f["fault"] for f in sb.faults() if f["service"] == "profiles"]
+    assert len(failures) == FAST.attempts and "slow" not in failures, failures
+    assert f"after {len(failures)} tries" in caught.value.message
 
 
 def test_an_unreachable_profile_api_is_a_service_error():
-    with Sandbox() as sb:
-        url = sb.profile_url
-    client = ProfileClient(url, DEMO_SPACE_ID, DEMO_PROFILE_TOKEN, http=HttpClient("Segment Profile API", policy=FAST))
-    with client, pytest.raises(ServiceError) as caught:
-        client.lookup(IdType.USER_ID, "u1")
+    with refusing_url() as url:
+        client = ProfileClient(
+            f"{url}/profiles", DEMO_SPACE_ID, DEMO_PROFILE_TOKEN, http=HttpClient("Segment Profile API", policy=FAST)
+        )
+        with client, pytest.raises(ServiceError) as caught:
+            client.lookup(IdType.USER_ID, "u1")
     assert "could not be reached" in caught.value.message

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from abseg.sandbox import DEMO_DECISION_API_KEY, DEMO_PROFILE_TOKEN, DEMO_WRITE_KEY
+from abseg.sandbox import DEMO_DECISION_API_KEY, DEMO_ENV_ID, DEMO_PROFILE_TOKEN, DEMO_WRITE_KEY
 from tests.local_server import local_server
+from tests.tracking.conftest import refusing_url
 
 
 @pytest.fixture
@@ -101,6 +102,57 @@ def test_anonymous_id_is_sent_and_both_ids_are_checked(sandbox, cli, connector, 
     assert "continuity_undocumented" in [r["code"] for r in document["reasons"]]
     assert any("undocumented" in w for w in document["warnings"])
     assert sandbox.decision_requests()[0]["body"]["anonymous_id"] == "anon-1"
+    looked_up = [lookup["id"] for lookup in document["segment"]["lookups"]]
+    assert "user_id:v1" in looked_up and "anonymous_id:anon-1" in looked_up, looked_up
+
+
+def test_a_connector_given_as_a_path_is_the_one_used(sandbox, cli, write_connector, identify, tmp_path):
+    identify(userId="v1")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    path = write_connector("ci").rename(elsewhere / "ci.toml")
+    write_connector("other", env_id="not-my-env")  # the only one left in the dir: what a default would pick
+
+    result = cli("verify-match", "--visitor", "v1", "--connector", str(path), "--json")
+
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["connector"] == "ci" and document["verdict"] == "forward"
+    assert [r["env_id"] for r in sandbox.decision_requests()] == [DEMO_ENV_ID]
+
+
+@pytest.mark.parametrize("profile", [False, True], ids=["supplied-id-only", "with-profile-api"])
+def test_segment_anonymous_id_that_matches_confirms_an_anonymous_id_connector(sandbox, cli, write_connector, identify, profile):
+    write_connector("anon", visitor_field="anonymousId", profile=profile)
+    identify(anonymousId="anon-9")
+
+    result = cli("verify-match", "--visitor", "anon-9", "--segment-anonymous-id", "anon-9", "--json")
+
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["verdict"] == "forward" and document["visitor_field"] == "anonymousId"
+    assert document["segment"]["supplied_anonymous_id"] == "anon-9"
+    assert "analytics.user().anonymousId() returned the visitor ID 'anon-9'" in document["evidence"]
+    assert {e["anonymousId"] for e in document["simulated_events"]["events"]} == {"anon-9"}
+    expected_lookups = [{"id": "anonymous_id:anon-9", "found": True, "linked": []}] if profile else []
+    assert document["segment"]["lookups"] == expected_lookups
+
+
+@pytest.mark.parametrize("profile", [False, True], ids=["supplied-id-only", "with-profile-api"])
+def test_segment_anonymous_id_that_differs_is_no_forward(sandbox, cli, write_connector, identify, profile):
+    # Even when Segment knows the visitor ID, the browser holding another anonymousId means AB
+    # Tasty's events would land away from the app's: the browser's word decides.
+    write_connector("anon", visitor_field="anonymousId", profile=profile)
+    identify(anonymousId="anon-9")
+
+    result = cli("verify-match", "--visitor", "anon-9", "--segment-anonymous-id", "anon-8", "--json")
+
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)
+    assert document["verdict"] == "no_forward"
+    assert document["segment"]["supplied_anonymous_id"] == "anon-8"
+    (reason,) = [r for r in document["reasons"] if r["code"] == "supplied_id_differs"]
+    assert "'anon-8'" in reason["message"] and "'anon-9'" in reason["message"]
 
 
 def test_panic_mode_is_no_forward(sandbox, cli, connector, identify):
@@ -136,12 +188,9 @@ def test_a_profile_api_outage_exits_4_not_unknown(sandbox, cli, connector, monke
 
 
 def test_an_unreachable_profile_api_exits_4(sandbox, cli, connector, monkeypatch):
-    from abseg.sandbox import Sandbox
-
-    with Sandbox() as stopped:
-        url = stopped.profile_url
-    monkeypatch.setenv("ABSEG_PROFILE_URL", url)
-    result = cli("verify-match", "--visitor", "v1")
+    with refusing_url() as url:
+        monkeypatch.setenv("ABSEG_PROFILE_URL", f"{url}/profiles")
+        result = cli("verify-match", "--visitor", "v1")
     assert result.exit_code == 4 and "could not be reached" in result.stderr
 
 

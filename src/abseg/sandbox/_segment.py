@@ -96,7 +96,8 @@ class TrackingService:
             return self.error(400, "Invalid JSON.")
         if not isinstance(document, dict):
             return self.error(400, "Invalid JSON: the body must be an object.")
-        write_key = basic_auth_user(request) or document.get("writeKey")
+        basic_user = basic_auth_user(request)
+        write_key = basic_user or document.get("writeKey")
         if not isinstance(write_key, str) or len(write_key) < MIN_WRITE_KEY_CHARS:
             return self.error(400, "Missing or invalid write key.")
         if call == "batch":
@@ -105,17 +106,26 @@ class TrackingService:
             events = document["batch"]
         else:
             events = [{**document, "type": call}]
-        self._ingest(events, write_key, endpoint, request)
+        auth = "basic" if basic_user else "body"
+        self._ingest(events, write_key, auth, endpoint, request)
         return json_response(200, {"success": True})
 
     def _ingest(
-        self, events: list[Any], write_key: str, endpoint: str, request: Request
+        self,
+        events: list[Any],
+        write_key: str,
+        auth: str,
+        endpoint: str,
+        request: Request,
     ) -> None:
         source = self._sources.get(write_key)
         retry_count = request.header("x-retry-count")
         common = {
             "endpoint": endpoint,
             "write_key": mask_secret(write_key),
+            # How the key was given: HTTP Basic user name, or `writeKey` in the JSON body.
+            "auth": auth,
+            "content_type": request.header("content-type"),
             "retry_count": int(retry_count)
             if retry_count and retry_count.isdigit()
             else None,
@@ -222,6 +232,8 @@ def _event_record(
         "status": status,
         "reason": reason,
         "write_key": common["write_key"],
+        "auth": common["auth"],
+        "content_type": common["content_type"],
         "retry_count": common["retry_count"],
         "user_agent": common["user_agent"],
         "payload": payload,
