@@ -188,9 +188,7 @@ class TrackingClient(ServiceClient):
         self.base_url = base_url
         self._write_key = write_key
         self._authorization = basic_authorization(write_key)
-        # The encoded header is as good as the key itself: keep it out of any text we print.
-        remember_secret(write_key)
-        remember_secret(self._authorization.removeprefix("Basic "))
+        remember_secret(write_key)  # and with it the Basic header's base64 form
 
     def url(self, request: TrackingRequest) -> str:
         from abseg.http import joined

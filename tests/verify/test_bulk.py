@@ -230,8 +230,10 @@ def test_bulk_runs_at_the_configured_rates_and_never_above_them(sandbox, cli, co
     assert json.loads(result.stdout.splitlines()[-1])["summary"]["verdicts"] == {"forward": count}
     assert [r["status"] for r in sandbox.decision_requests()].count(429) == 0
     assert 429 not in answered_statuses and len(answered_statuses) == 2 * count
-    # One profile lookup per (known) visitor: the Profile API's rate sets the pace, and is kept.
-    assert (count - 1) / PROFILE_RATE * 0.95 <= elapsed < count / PROFILE_RATE * 1.5 + 1
+    # One profile lookup per (known) visitor: the Profile API's rate sets the pace, and is kept. Only
+    # the floor is a claim (a busy machine can slow the run, never speed it past the limit); the
+    # ceiling only guards against a hang. "Near the limit" is measured by benchmarks/verify_bulk.py.
+    assert (count - 1) / PROFILE_RATE * 0.95 <= elapsed < 60
 
 
 def test_a_file_without_visitors_is_bad_input_not_a_pass(sandbox, cli, connector):
