@@ -46,7 +46,7 @@ def main() -> None:
         for name, (argv, env) in COMMANDS.items():  # interleaved: drift hits every command alike
             samples[name].append(once(argv, env))
     baseline = statistics.median(next(iter(samples.values())))
-    print(f"| command | median (ms) | ratio to `import typer` |\n|---|---:|---:|")
+    print("| command | median (ms) | ratio to `import typer` |\n|---|---:|---:|")
     for name, values in samples.items():
         median = statistics.median(values)
         print(f"| `{name}` | {median * 1000:.0f} | {median / baseline:.2f}x |")

@@ -442,8 +442,8 @@ def _not_asked(id_field: IdType) -> Reason:
 
 
 def _continuity_reason(candidates: list[tuple[str, str]], standings: list[_Standing], id_field: IdType) -> Reason:
-    known = [f"{role} {value!r}" for (role, value), s in zip(candidates, standings) if s is _Standing.KNOWN]
-    unsure = [f"{role} {value!r}" for (role, value), s in zip(candidates, standings) if s is not _Standing.KNOWN]
+    known = [f"{role} {value!r}" for (role, value), s in zip(candidates, standings, strict=True) if s is _Standing.KNOWN]
+    unsure = [f"{role} {value!r}" for (role, value), s in zip(candidates, standings, strict=True) if s is not _Standing.KNOWN]
     message = (
         f"Segment knows the {' and '.join(known)} as {id_field.field} but not the {' and '.join(unsure)} (or could "
         "not be asked); which of the two AB Tasty forwards is undocumented"

@@ -357,7 +357,7 @@ def visitor_queries(lines: Iterable[str], *, column: str | None = None, source: 
     """
     lines = _decoded(iter(lines), source)
     numbered = ((number, line.rstrip("\r\n")) for number, line in enumerate(lines, start=1))
-    for number, first in numbered:
+    for number, first in numbered:  # noqa: B007  (number is read after the loop)
         if first:
             break
     else:

@@ -85,11 +85,11 @@ def table(columns: list[str], rows: list[list[str]], *, title: str | None = None
     """A table on stdout: Rich at a terminal; plain aligned text, never cut, in pipes and CI logs."""
     cells = [[redact(cell) for cell in row] for row in rows]
     if not sys.stdout.isatty():
-        widths = [max(len(text) for text in column) for column in zip(columns, *cells)]
+        widths = [max(len(text) for text in column) for column in zip(columns, *cells, strict=True)]
         if title:
             say(title)
         for row in [columns, *cells]:
-            sys.stdout.write("  ".join(text.ljust(width) for text, width in zip(row, widths)).rstrip() + "\n")
+            sys.stdout.write("  ".join(text.ljust(width) for text, width in zip(row, widths, strict=True)).rstrip() + "\n")
         return
     from rich.console import Console
     from rich.table import Table
