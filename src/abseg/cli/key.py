@@ -47,7 +47,7 @@ def set_key(
 
     secret_kind = _kind(kind)
     check_key_name(name)
-    _keyring_ready_to_store()
+    _require_keyring()
     value = _read_secret(secret_kind.label, stdin)
     warnings = store_key(name, secret_kind, value)
     shadowed = shadowing_override(name)
@@ -86,6 +86,7 @@ def get_key(name: str = typer.Argument(..., help="The stored key's name.")) -> N
     """Print the raw secret on stdout, for piping into another tool."""
     from abseg.secrets import read_key, shadowing_override
 
+    _require_keyring()
     secret = read_key(name)
     warning = shadowing_override(name)
     if warning:
@@ -100,6 +101,7 @@ def delete_key(name: str = typer.Argument(..., help="The stored key's name."), j
     """Remove a secret from the OS keyring and its name from the index."""
     from abseg.secrets import delete_key as remove
 
+    _require_keyring()
     remove(name)
     if json_output:
         out.print_json({"name": name, "deleted": True})
@@ -133,8 +135,10 @@ def check_key(name: str = typer.Argument(..., help="The stored write key's name.
         out.say(f"ok: Segment knows the write key {name!r} ({secret.masked}, from {secret.origin}{region})")
 
 
-def _keyring_ready_to_store() -> None:
-    """Fail before asking for a secret that could not be stored, with the one fix that helps here."""
+def _require_keyring() -> None:
+    """For commands that work on the stored keys themselves (set, get, delete): an env override
+    cannot stand in for the keyring here, so the fix offered is the keyring alone. ``set`` calls it
+    before prompting, so nobody types a secret that could not be stored."""
     from abseg.errors import CredentialError
     from abseg.secrets import OSKeyring
 
