@@ -193,6 +193,13 @@ def _trace_response(response: httpx.Response, elapsed: float) -> None:
         log.debug("   %s", redact(body)[:4000])
 
 
+def basic_authorization(secret: str) -> str:
+    """``Basic base64("SECRET:")``: how Segment takes a write key or a Profile API token (empty password)."""
+    import base64
+
+    return "Basic " + base64.b64encode(f"{secret}:".encode()).decode()
+
+
 def joined(base: str, *parts: str) -> str:
     """``base`` (which may carry a path prefix, as the sandbox's do) joined with path parts."""
     return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])

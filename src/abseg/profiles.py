@@ -86,11 +86,10 @@ class ProfileClient(ServiceClient):
         self._profiles_url = joined(base_url, "v1/spaces", quoted_path_segment(space_id), "collections/users/profiles")
 
     def lookup(self, id_type: IdType, value: str) -> ProfileLookup:
-        import base64
+        from abseg.http import basic_authorization
 
         url = f"{self._profiles_url}/{profile_path_segment(id_type, value)}/external_ids"
-        basic = base64.b64encode(f"{self._token}:".encode()).decode()
-        response = self._http.request("GET", url, headers={"Authorization": f"Basic {basic}"})
+        response = self._http.request("GET", url, headers={"Authorization": basic_authorization(self._token)})
         if response.status_code == 200:
             return ProfileLookup(id_type, value, True, _linked_ids(response, id_type, value))
         if response.status_code == 404 and _is_unknown_profile(response):

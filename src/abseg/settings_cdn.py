@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from abseg.errors import ServiceError
+from abseg.secrets import redact
 
 DEFAULT_CDN_URL = "https://cdn-settings.segment.com"  # serves US and EU sources alike
 CDN_URL_ENV = "ABSEG_SEGMENT_CDN_URL"
@@ -63,7 +64,7 @@ def fetch_source_settings(write_key: str, base_url: str | None = None, *, client
         # Any other 404 is a wrong base URL, not an unknown key: saying "copy your key again"
         # would send the user after the wrong problem.
         raise ServiceError(
-            f"Segment settings CDN answered HTTP 404 without saying the write key is unknown, at {redact_url(url)}",
+            f"Segment settings CDN answered HTTP 404 without saying the write key is unknown, at {redact(url)}",
             hint=f"check {CDN_URL_ENV} or the connector's [urls] cdn",
         )
     if response.status_code != 200:
@@ -76,12 +77,6 @@ def fetch_source_settings(write_key: str, base_url: str | None = None, *, client
     except ValueError:
         raise ServiceError("Segment settings CDN answered 200 with a body that is not JSON") from None
     return SourceSettings(exists=True, api_host=_api_host(document))
-
-
-def redact_url(url: str) -> str:
-    from abseg.secrets import redact
-
-    return redact(url)
 
 
 def _api_host(document: Any) -> str | None:

@@ -13,7 +13,6 @@ which traces mask; it is never put in a body.
 
 from __future__ import annotations
 
-import base64
 import os
 import uuid
 from collections.abc import Sequence
@@ -58,11 +57,6 @@ def tracking_base_url(region: str) -> str:
 def utc_timestamp(moment: datetime | None = None) -> str:
     """ISO-8601 UTC with milliseconds and ``+00:00``, as the official library writes it."""
     return (moment or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def basic_authorization(write_key: str) -> str:
-    """``Basic base64("KEY:")``: the write key as user name, empty password."""
-    return "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
 
 
 # --- payloads ------------------------------------------------------------------------------------
@@ -182,7 +176,7 @@ class TrackingClient(ServiceClient):
     service = SERVICE_NAME
 
     def __init__(self, write_key: str, base_url: str, *, policy: RetryPolicy | None = None):
-        from abseg.http import RetryPolicy
+        from abseg.http import RetryPolicy, basic_authorization
 
         super().__init__(policy=policy or RetryPolicy(), retry_count_header="X-Retry-Count")
         self.base_url = base_url
